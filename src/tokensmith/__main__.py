@@ -1,0 +1,5 @@
+"""``python -m tokensmith``: the same as the ``tokensmith`` command."""
+
+from tokensmith.cli import main
+
+main()

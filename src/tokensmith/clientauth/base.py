@@ -1,0 +1,109 @@
+"""The ClientAuthenticator protocol and the registry that dispatches on it.
+
+An authenticator works in two steps: ``extract`` finds the credentials of its
+method in the request (without trusting them), and ``verify`` checks them
+against the registered client: a secret, a signed assertion, or nothing for
+a public client. Between the two, the registry enforces the rules common to
+every method: exactly one method per request (RFC 6749 section 2.3), a
+``client_id`` form field that agrees with the credentials, a known enabled
+client, and the method that client registered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+from starlette.datastructures import Headers
+
+from tokensmith._types import FormData
+from tokensmith.errors import InvalidClient, InvalidRequest
+from tokensmith.models.client import Client
+from tokensmith.stores.protocols import ClientStore
+
+
+@dataclass(slots=True, frozen=True)
+class ClientCredentials:
+    """What a request presented: the method, the client it names, and its proof.
+
+    ``secret`` is set by the secret methods, ``assertion`` (a compact JWT) by
+    the assertion methods (RFC 7521 section 4.2); ``none`` sets neither.
+    """
+
+    method: str
+    client_id: str
+    secret: str | None = None
+    assertion: str | None = None
+
+
+class ClientAuthenticator(Protocol):
+    """One client authentication method: where its credentials are, and how to check them.
+
+    An authenticator may also set ``signing_algorithms: ClassVar[tuple[str, ...]]``
+    when its credentials are signed, for discovery's
+    ``token_endpoint_auth_signing_alg_values_supported``.
+    """
+
+    method: ClassVar[str]
+    form_fields: ClassVar[frozenset[str]]
+
+    def extract(self, headers: Headers, form: FormData) -> ClientCredentials | None:
+        """The credentials if this method was used, None if not; raise if malformed."""
+        ...
+
+    async def verify(self, credentials: ClientCredentials, client: Client) -> None:
+        """Raise InvalidClient unless ``credentials`` prove to be ``client``.
+
+        Called only for an enabled client registered with this method.
+        """
+        ...
+
+
+class ClientAuthenticatorRegistry:
+    """Authenticates a client with whichever registered method the request used."""
+
+    def __init__(self, authenticators: Iterable[ClientAuthenticator], clients: ClientStore):
+        self._authenticators = {a.method: a for a in authenticators}
+        self._clients = clients
+
+    @property
+    def methods(self) -> list[str]:
+        """The method names, for discovery's token_endpoint_auth_methods_supported."""
+        return sorted(self._authenticators)
+
+    @property
+    def signing_algorithms(self) -> list[str]:
+        """Every ``alg`` a signed method accepts (RFC 8414 ``..._auth_signing_alg_values``)."""
+        algorithms: set[str] = set()
+        for authenticator in self._authenticators.values():
+            algorithms.update(getattr(authenticator, "signing_algorithms", ()))
+        return sorted(algorithms)
+
+    @property
+    def form_fields(self) -> frozenset[str]:
+        """Form fields that belong to client authentication, not to the grant."""
+        return frozenset().union(*(a.form_fields for a in self._authenticators.values()))
+
+    async def authenticate(self, headers: Headers, form: FormData) -> Client:
+        presented = [
+            (authenticator, credentials)
+            for authenticator in self._authenticators.values()
+            if (credentials := authenticator.extract(headers, form)) is not None
+        ]
+        if len(presented) > 1:
+            # RFC 6749 section 2.3: "The client MUST NOT use more than one
+            # authentication method in each request."
+            raise InvalidRequest("more than one client authentication method was used")
+        if not presented:
+            raise InvalidClient("client authentication is required")
+        authenticator, credentials = presented[0]
+        if form.get("client_id", credentials.client_id) != credentials.client_id:
+            raise InvalidClient("client_id does not match the client credentials")
+        client = await self._clients.find_client_by_id(credentials.client_id)
+        if client is None or not client.enabled:
+            raise InvalidClient("client authentication failed")
+        if client.token_endpoint_auth_method != authenticator.method:
+            raise InvalidClient("client authentication failed")
+        await authenticator.verify(credentials, client)
+        return client

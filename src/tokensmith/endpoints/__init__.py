@@ -1,0 +1,1 @@
+"""The HTTP edge: parse, check, call the pipeline, render."""

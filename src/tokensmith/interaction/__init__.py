@@ -1,0 +1,1 @@
+"""The browser side of the code flow: authorization requests, sessions, consent, CSRF."""

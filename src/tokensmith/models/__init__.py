@@ -1,0 +1,1 @@
+"""Plain dataclasses that travel between pipeline stages; no I/O here."""

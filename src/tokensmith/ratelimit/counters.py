@@ -1,0 +1,129 @@
+"""Fixed-window request counters: in this process, or shared through Redis.
+
+A window is ``rate.seconds`` long and aligned to the Unix epoch, so every
+process (and Redis) agrees on where windows start without talking to each
+other. Fixed windows can let through up to twice the limit across a window
+boundary; for guessing limits (dozens a minute) that is immaterial, and it
+keeps a check to one dict update or one Redis round trip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from tokensmith.ratelimit.rates import Rate
+
+__all__ = ["Hit", "MemoryCounter", "RedisCounter", "WindowCounter", "counter_key"]
+
+logger = logging.getLogger(__name__)
+
+MAX_KEY_CHARS = 200
+"""Longer keys (a client_id is whatever the request says) are counted by their hash."""
+MAX_KEYS_PER_WINDOW = 100_000
+"""Past this many distinct keys in one window, new keys share one overflow count."""
+OVERFLOW_KEY = "\x00overflow"
+
+Clock = Callable[[], float]
+"""Seconds since the epoch; ``time.time`` except where a test steps through windows."""
+
+
+@dataclass(slots=True, frozen=True)
+class Hit:
+    """One counted request: its number in the window and when the window ends."""
+
+    count: int
+    retry_after: int
+    """Whole seconds (at least 1) until the window ends and the count starts over."""
+
+
+class WindowCounter(Protocol):
+    rate: Rate
+
+    async def hit(self, key: str) -> Hit:
+        """Count one request for ``key`` in the current window."""
+        ...
+
+
+def counter_key(value: str) -> str:
+    """``value`` itself when short, else its SHA-256: bounded memory per key."""
+    if len(value) <= MAX_KEY_CHARS:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _window(rate: Rate, now: float) -> tuple[int, int]:
+    """The current window's number and the seconds until it ends (at least 1)."""
+    number = int(now // rate.seconds)
+    return number, max(1, math.ceil((number + 1) * rate.seconds - now))
+
+
+class MemoryCounter:
+    """Counts in this process; starts a fresh dict each window, so memory stays bounded.
+
+    Not thread-safe on purpose: an ASGI app runs its handlers on one event
+    loop, and a lock would cost more than the count.
+    """
+
+    def __init__(
+        self, rate: Rate, *, clock: Clock = time.time, max_keys: int = MAX_KEYS_PER_WINDOW
+    ) -> None:
+        self.rate = rate
+        self._clock = clock
+        self._max_keys = max_keys
+        self._window_number = -1
+        self._counts: dict[str, int] = {}
+
+    async def hit(self, key: str) -> Hit:
+        number, retry_after = _window(self.rate, self._clock())
+        if number != self._window_number:
+            self._window_number, self._counts = number, {}
+        counts = self._counts
+        if key not in counts and len(counts) >= self._max_keys:
+            key = OVERFLOW_KEY
+        count = counts.get(key, 0) + 1
+        counts[key] = count
+        return Hit(count, retry_after)
+
+
+class RedisCounter:
+    """Counts in Redis (INCR + EXPIRE in one round trip), shared by every server process.
+
+    If Redis cannot be reached the request is let through: refusing every
+    request because the counter is down would turn a Redis outage into a
+    full outage. The failure is logged (at most once a minute).
+    """
+
+    def __init__(self, rate: Rate, client: Redis, prefix: str, *, clock: Clock = time.time) -> None:
+        self.rate = rate
+        self._client = client
+        self._prefix = prefix
+        self._clock = clock
+        self._last_warning = -60.0
+
+    async def hit(self, key: str) -> Hit:
+        number, retry_after = _window(self.rate, self._clock())
+        name = f"{self._prefix}:{number}:{key}"
+        try:
+            pipeline = self._client.pipeline(transaction=False)
+            pipeline.incr(name)
+            pipeline.expire(name, self.rate.seconds + 1)
+            count, _ = await pipeline.execute()
+        except RedisError as exc:
+            self._warn(exc)
+            return Hit(0, retry_after)
+        return Hit(int(count), retry_after)
+
+    def _warn(self, exc: RedisError) -> None:
+        now = time.monotonic()
+        if now - self._last_warning >= 60:
+            self._last_warning = now
+            logger.warning("rate limit counter unavailable, letting requests through: %s", exc)

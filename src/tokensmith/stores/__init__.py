@@ -1,0 +1,1 @@
+"""Storage: narrow protocols and their implementations."""

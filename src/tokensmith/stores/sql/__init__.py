@@ -1,0 +1,1 @@
+"""SQLAlchemy 2 (async) implementations of the store protocols."""

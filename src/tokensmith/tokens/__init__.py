@@ -1,0 +1,1 @@
+"""Building tokens (TokenService) and serialising them (TokenCreationService, formats)."""

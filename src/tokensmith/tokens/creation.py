@@ -1,0 +1,60 @@
+"""TokenCreationService: Token -> signed JWT, the last stage before the wire.
+
+``create_token`` is a template method: ``create_header``, ``create_payload``,
+``sign``. Override one to change one thing; ``create_payload`` is the last
+place anything about a token can be altered, built-in claims included.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import orjson
+from joserfc import jws
+
+from tokensmith._types import Claims, JSONObject
+from tokensmith.keys.manager import KeyManager, SigningKey
+from tokensmith.models.token import Token
+from tokensmith.tokens.claims import built_in_claims
+
+# RFC 9068 section 2.1: access tokens "MUST include this media type [at+jwt]
+# in the typ header parameter".
+ACCESS_TOKEN_JWT_TYPE = "at+jwt"
+
+
+class TokenCreationService(Protocol):
+    async def create_token(self, token: Token) -> str: ...
+
+
+class DefaultTokenCreationService:
+    def __init__(self, keys: KeyManager):
+        self.keys = keys
+
+    async def create_token(self, token: Token) -> str:
+        key = self.keys.active
+        header = await self.create_header(token, key)
+        payload = await self.create_payload(token)
+        return await self.sign(header, payload, key)
+
+    async def create_header(self, token: Token, key: SigningKey) -> JSONObject:
+        header: JSONObject = {"alg": key.algorithm, "kid": key.kid}
+        if token.token_type == "access_token":
+            header["typ"] = ACCESS_TOKEN_JWT_TYPE
+        return header
+
+    async def create_payload(self, token: Token) -> Claims:
+        """The claim set: extra claims first, built-in claims written over them."""
+        payload: Claims = dict(token.claims)
+        payload.update(self.built_in_claims(token))
+        return payload
+
+    def built_in_claims(self, token: Token) -> Claims:
+        """The claims the server sets itself; see ``tokens.claims.built_in_claims``."""
+        return built_in_claims(token)
+
+    async def sign(self, header: JSONObject, payload: Claims, key: SigningKey) -> str:
+        return jws.serialize_compact(header, _json(payload), key.key, algorithms=[key.algorithm])
+
+
+def _json(payload: dict[str, Any]) -> bytes:
+    return orjson.dumps(payload)

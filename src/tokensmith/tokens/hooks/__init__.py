@@ -1,0 +1,1 @@
+"""Custom-claims hooks (the Logto model): callable, webhook and stored-script sources."""

@@ -1,0 +1,1 @@
+"""Server-rendered pages (Jinja2): login, consent, logout, errors. No JavaScript needed."""

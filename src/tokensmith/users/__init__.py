@@ -1,0 +1,1 @@
+"""End users: authentication against the user store, login throttling, passwords."""

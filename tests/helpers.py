@@ -1,0 +1,40 @@
+"""Assertions shared by the test modules."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import httpx2
+
+
+def assert_oauth_error(
+    response: httpx2.Response, error: str, status: int, *, description: bool = True
+) -> dict[str, Any]:
+    """The response is an RFC 6749 section 5.2 error: status, JSON, no-store, ``error``."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["content-type"].split(";")[0] == "application/json"
+    assert response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert body["error"] == error, body
+    assert set(body) <= {"error", "error_description", "error_uri"}, body
+    if description:
+        assert body.get("error_description"), body
+    return body
+
+
+def basic_auth(client_id: str, secret: str) -> dict[str, str]:
+    raw = f"{client_id}:{secret}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+def decode_jwt_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and payload of a compact JWS, without checking the signature."""
+    header_b64, payload_b64, _ = token.split(".")
+
+    def part(segment: str) -> dict[str, Any]:
+        padded = segment + "=" * (-len(segment) % 4)
+        return json.loads(base64.urlsafe_b64decode(padded))
+
+    return part(header_b64), part(payload_b64)

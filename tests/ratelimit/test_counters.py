@@ -1,0 +1,105 @@
+"""Fixed-window counters: counts, windows, Retry-After, bounded memory, Redis sharing."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from redis.asyncio import Redis
+
+from tests.conftest import REDIS_URL, delete_redis_keys
+from tokensmith.ratelimit.counters import MemoryCounter, RedisCounter, counter_key
+from tokensmith.ratelimit.rates import Rate
+
+WINDOW_START = 1_800_000_000.0  # a multiple of 60: the start of a minute window
+
+
+class Clock:
+    """A clock the test moves by hand, to step through windows without sleeping."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_counts_each_key_separately_within_a_window():
+    counter = MemoryCounter(Rate(3, 60), clock=Clock(WINDOW_START + 1))
+    counts = [(await counter.hit("a")).count for _ in range(4)]
+    assert counts == [1, 2, 3, 4]
+    assert (await counter.hit("b")).count == 1
+
+
+async def test_the_count_starts_over_in_the_next_window():
+    clock = Clock(WINDOW_START + 59.9)
+    counter = MemoryCounter(Rate(3, 60), clock=clock)
+    for _ in range(5):
+        await counter.hit("a")
+    clock.now = WINDOW_START + 60.0
+    assert (await counter.hit("a")).count == 1
+
+
+@pytest.mark.parametrize(
+    ("offset", "retry_after"),
+    [(0.0, 60), (0.2, 60), (30.0, 30), (59.1, 1), (59.99, 1)],
+)
+async def test_retry_after_is_the_whole_seconds_left_in_the_window(offset, retry_after):
+    counter = MemoryCounter(Rate(1, 60), clock=Clock(WINDOW_START + offset))
+    assert (await counter.hit("a")).retry_after == retry_after
+
+
+async def test_keys_past_the_cap_share_one_overflow_count():
+    counter = MemoryCounter(Rate(3, 60), clock=Clock(WINDOW_START), max_keys=2)
+    await counter.hit("a")
+    await counter.hit("b")
+    assert (await counter.hit("c")).count == 1
+    assert (await counter.hit("d")).count == 2  # c and d are counted together
+    assert (await counter.hit("a")).count == 2  # known keys keep their own count
+
+
+def test_long_keys_are_counted_by_their_hash():
+    assert counter_key("web-app") == "web-app"
+    long = "x" * 10_000
+    assert counter_key(long) == counter_key(long)
+    assert len(counter_key(long)) < 100
+    assert counter_key(long) != counter_key(long + "y")
+
+
+@pytest.fixture
+async def redis_prefix():
+    prefix = f"ts-test-{uuid.uuid4().hex[:16]}"
+    yield prefix
+    delete_redis_keys(prefix)
+
+
+async def test_redis_counters_share_one_count_between_processes(redis_prefix):
+    clock = Clock(WINDOW_START + 10)
+    first, second = Redis.from_url(REDIS_URL), Redis.from_url(REDIS_URL)
+    try:
+        # Two clients stand for two server processes.
+        a = RedisCounter(Rate(3, 60), first, f"{redis_prefix}:rl", clock=clock)
+        b = RedisCounter(Rate(3, 60), second, f"{redis_prefix}:rl", clock=clock)
+        counts = [(await counter.hit("web-app")).count for counter in (a, b, a, b)]
+        assert counts == [1, 2, 3, 4]
+        hit = await b.hit("other")
+        assert (hit.count, hit.retry_after) == (1, 50)
+        key = f"{redis_prefix}:rl:{int(clock.now // 60)}:web-app"
+        assert 0 < await first.ttl(key) <= 61  # expires with its window
+        clock.now += 60
+        assert (await a.hit("web-app")).count == 1
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_redis_down_lets_requests_through_and_logs_a_warning(caplog):
+    unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
+    counter = RedisCounter(Rate(1, 60), unreachable, "ts-test-down")
+    try:
+        hits = [await counter.hit("web-app") for _ in range(3)]
+    finally:
+        await unreachable.aclose()
+    assert all(hit.count == 0 for hit in hits)
+    warnings = [r for r in caplog.records if "rate limit counter unavailable" in r.getMessage()]
+    assert len(warnings) == 1  # once a minute, not once a request
