@@ -82,7 +82,9 @@ def test_discovery_never_offers_alg_none(server):
     HS* algorithm there would let anyone holding the public key forge them.
     """
     metadata = server.get("/.well-known/openid-configuration").json()
-    lists = {name: value for name, value in metadata.items() if name.endswith("_alg_values_supported")}
+    lists = {
+        name: value for name, value in metadata.items() if name.endswith("_alg_values_supported")
+    }
     assert lists
     for name, value in lists.items():
         assert "none" not in value, name
