@@ -22,6 +22,7 @@ from tokensmith.clientauth.base import ClientAuthenticatorRegistry
 from tokensmith.composition import compose, start, stop
 from tokensmith.dpop import DpopResourceGuard, DpopTokenBinding, dpop_proofs
 from tokensmith.endpoints._rendering import (
+    DATABASE_ERROR_HANDLERS,
     handle_http_exception,
     handle_oauth_error,
     handle_unexpected,
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         exception_handlers={
             OAuthError: handle_oauth_error,
             HTTPException: handle_http_exception,
+            **DATABASE_ERROR_HANDLERS,
             Exception: handle_unexpected,
         },
     )

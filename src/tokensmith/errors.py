@@ -25,7 +25,8 @@ Hierarchy::
      ├── InvalidBindingMessage        invalid_binding_message (CIBA 13)
      ├── InvalidToken                 invalid_token, 401 (RFC 6750 section 3.1)
      │    └── InsufficientScope       insufficient_scope, 403
-     └── ServerError                  server_error, 500
+     ├── ServerError                  server_error, 500
+     └── TemporarilyUnavailable       temporarily_unavailable, 503 + Retry-After
 
 Subclasses only set class attributes; call sites add detail with
 ``with_description``.
@@ -53,6 +54,8 @@ class OAuthError(Exception):
 
     error: ClassVar[str] = "invalid_request"
     status_code: ClassVar[int] = 400
+    default_headers: ClassVar[dict[str, str]] = {}
+    """Headers every answer of this kind carries; ``headers`` adds to them."""
 
     def __init__(
         self,
@@ -66,7 +69,7 @@ class OAuthError(Exception):
         super().__init__(description or self.error)
         self.description = description
         self.uri = uri
-        self.headers: dict[str, str] = dict(headers or {})
+        self.headers: dict[str, str] = {**self.default_headers, **(headers or {})}
 
     def with_description(self, description: str) -> Self:
         """A copy of this error that carries ``description``."""
@@ -93,21 +96,9 @@ class RequestTooLarge(InvalidRequest):
 class InvalidClient(OAuthError):
     error = "invalid_client"
     status_code = 401
-
-    def __init__(
-        self,
-        description: str | None = None,
-        *,
-        uri: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        # RFC 6749 section 5.2: a 401 MUST carry WWW-Authenticate matching the
-        # scheme the client used; Basic is the scheme we offer.
-        super().__init__(
-            description,
-            uri=uri,
-            headers={"WWW-Authenticate": 'Basic realm="tokensmith"', **(headers or {})},
-        )
+    # RFC 6749 section 5.2: a 401 MUST carry WWW-Authenticate matching the
+    # scheme the client used; Basic is the scheme we offer.
+    default_headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": 'Basic realm="tokensmith"'}
 
 
 class InvalidGrant(OAuthError):
@@ -193,6 +184,15 @@ class ServerError(OAuthError):
     status_code = 500
 
 
+class TemporarilyUnavailable(OAuthError):
+    """The database is busy or unreachable: nothing was done, the client may retry."""
+
+    error = "temporarily_unavailable"
+    status_code = 503
+    # RFC 9110 section 15.6.4: a 503 "MAY send a Retry-After header field".
+    default_headers: ClassVar[dict[str, str]] = {"Retry-After": "1"}
+
+
 __all__ = [
     "AccessDenied",
     "AuthorizationPending",
@@ -214,6 +214,7 @@ __all__ = [
     "RequestUriNotSupported",
     "ServerError",
     "SlowDown",
+    "TemporarilyUnavailable",
     "UnauthorizedClient",
     "UnknownUserId",
     "UnsupportedGrantType",

@@ -398,6 +398,8 @@ class Settings(BaseSettings):
     """Connections each process keeps open (PostgreSQL); default 5."""
     database_max_overflow: int | None = Field(default=None, ge=0)
     """Extra connections a process may open under load; default 10."""
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    """How long a SQLite write waits for another process's write lock before answering 503."""
     redis_url: str | None = Field(default=None, pattern=r"^(redis|rediss|unix)://")
     """Keep short-lived state (codes, pending requests, replay caches, counters) in Redis."""
     redis_key_prefix: str = Field(default="tokensmith", pattern=r"^[\w.:-]+$")

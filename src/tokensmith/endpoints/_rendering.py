@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 import orjson
+from sqlalchemy import exc as db
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tokensmith.errors import OAuthError
+from tokensmith.errors import OAuthError, TemporarilyUnavailable
+from tokensmith.ui.pages import render
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +54,57 @@ async def handle_unexpected(_request: Request, exc: Exception) -> Response:
     """A bug, not a protocol error: log it, tell the client nothing more."""
     logger.exception("unhandled error", exc_info=exc)
     return json_response({"error": "server_error"}, 500)
+
+
+# PostgreSQL SQLSTATE classes that say "not now" rather than "wrong": connection
+# exception, insufficient resources, operator intervention (shutdown, cannot
+# connect now), transaction rollback (serialization failure, deadlock); and
+# invalid catalog name (the database is gone).
+_TRANSIENT_SQLSTATES = ("08", "53", "57", "40", "3D")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database is busy or out of reach, rather than a bug.
+
+    SQLite's "database is locked" and PostgreSQL's lost connections are
+    OperationalError or InterfaceError; asyncpg raises the socket's own
+    ConnectionRefusedError when the server is down.
+    """
+    if isinstance(exc, ConnectionError | socket.gaierror | db.DisconnectionError | db.TimeoutError):
+        return True
+    if not isinstance(exc, db.DBAPIError):
+        return False
+    if exc.connection_invalidated or isinstance(exc, db.OperationalError | db.InterfaceError):
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith(_TRANSIENT_SQLSTATES)
+
+
+async def handle_database_error(request: Request, exc: Exception) -> Response:
+    """503 temporarily_unavailable (with Retry-After) when the database is busy or down.
+
+    The request's transaction was rolled back (``engine.begin()`` does that on
+    any exception), so the client may simply retry. Other database errors are bugs.
+    """
+    if not database_unavailable(exc):
+        return await handle_unexpected(request, exc)
+    logger.warning("database unavailable: %s", exc.__class__.__name__, exc_info=exc)
+    error = TemporarilyUnavailable("the database is busy or unreachable; retry later")
+    if "text/html" in request.headers.get("accept", ""):
+        # A browser gets the pages' own look, as login and consent render errors.
+        message = "The service is busy. Please try again in a moment."
+        page = render("error.html", error.status_code, message=message)
+        page.headers.update(error.headers)
+        return page
+    return error_response(error)
+
+
+DATABASE_ERROR_HANDLERS: dict[Any, Any] = {
+    db.SQLAlchemyError: handle_database_error,
+    ConnectionError: handle_database_error,
+    socket.gaierror: handle_database_error,
+}
+"""For ``create_app``'s exception handlers: answered inside the app, not re-raised."""
 
 
 def _safe_detail(detail: str) -> str:

@@ -28,3 +28,10 @@ def errors(schema: str, *statuses: int) -> dict[str, Any]:
         429: "Too many requests",
     }
     return {str(status): json_body(ref(schema), described[status]) for status in statuses}
+
+
+def unavailable() -> dict[str, Any]:
+    """503 temporarily_unavailable: the database was busy or unreachable; nothing was done."""
+    answer = json_body(ref("OAuthError"), "Database busy or unreachable; retry after Retry-After")
+    retry = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
+    return {"503": {**answer, "headers": {"Retry-After": retry}}}

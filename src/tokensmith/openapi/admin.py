@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tokensmith.openapi._shapes import errors, json_body, ref
+from tokensmith.openapi._shapes import errors, json_body, ref, unavailable
 
 _ADMIN: list[dict[str, list[str]]] = [{"adminBearer": []}]
 _NO_CONTENT = {"204": {"description": "Done"}}
@@ -25,6 +25,7 @@ def _operation(
             **ok,
             **errors("BearerError", 401, 403),
             **errors("AdminError", 400, *statuses),
+            **unavailable(),
         },
     }
     if body is not None:

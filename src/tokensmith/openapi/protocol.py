@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tokensmith.openapi._shapes import FORM, JSON, errors, json_body, ref
+from tokensmith.openapi._shapes import FORM, JSON, errors, json_body, ref, unavailable
 
 _CLIENT_AUTH: list[dict[str, list[str]]] = [{"clientBasic": []}, {}]
 """HTTP Basic, or client_id (and client_secret / client_assertion) in the form."""
@@ -54,7 +54,11 @@ def _client_endpoint(
             "summary": summary,
             "security": _CLIENT_AUTH,
             "requestBody": body,
-            "responses": {"200": ok, **errors("OAuthError", 400, 401, *statuses)},
+            "responses": {
+                "200": ok,
+                **errors("OAuthError", 400, 401, *statuses),
+                **unavailable(),
+            },
         }
     }
 
@@ -65,6 +69,7 @@ def _userinfo() -> dict[str, Any]:
         "responses": {
             "200": json_body(ref("UserInfo"), "Claims about the user (OIDC Core 5.3.2)"),
             **errors("BearerError", 400, 401, 403),
+            **unavailable(),
         },
     }
     post_body = {
