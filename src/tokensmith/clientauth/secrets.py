@@ -41,7 +41,11 @@ def _digest(secret: str) -> bytes:
 
 def hash_client_secret(secret: str) -> str:
     """The stored form of a secret: ``sha256$<base64url digest>``."""
-    return _SHA256_PREFIX + base64.urlsafe_b64encode(_digest(secret)).decode("ascii").rstrip("=")
+    return _stored_form(_digest(secret))
+
+
+def _stored_form(digest: bytes) -> str:
+    return _SHA256_PREFIX + base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
 def is_supported_hash(value: str) -> bool:
@@ -52,7 +56,7 @@ def is_supported_hash(value: str) -> bool:
 async def verify_client_secret(secret: str, hashes: tuple[str, ...]) -> bool:
     """Whether ``secret`` matches any of ``hashes``; never short-circuits on content."""
     presented = _digest(secret)
-    expected = hash_client_secret(secret).encode()
+    expected = _stored_form(presented).encode()  # one SHA-256 per request, not two
     matched = False
     for stored in hashes:
         if stored.startswith(_SHA256_PREFIX):

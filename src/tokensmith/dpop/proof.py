@@ -94,9 +94,9 @@ class DpopProofValidator:
         ``url`` is the endpoint's public URL (issuer + path), never one built
         from the Host header, which the client controls.
         """
-        values = headers.getlist("dpop")
-        if not values:
+        if "dpop" not in headers:  # the common case, without decoding every header
             return None
+        values = headers.getlist("dpop")
         if len(values) > 1:
             raise InvalidDpopProof("send exactly one DPoP header")
         return await self.check(values[0], method, url, access_token=access_token)

@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass
 
 import orjson
-from joserfc import jws
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -23,6 +22,7 @@ from tokensmith.dpop.token_binding import bound_key
 from tokensmith.endpoints._forms import read_form, single_valued
 from tokensmith.endpoints._rendering import NO_STORE, json_response
 from tokensmith.errors import InvalidRequest, InvalidToken
+from tokensmith.keys.compact_signing import sign_compact
 from tokensmith.keys.manager import KeyManager
 from tokensmith.models.client import Client
 from tokensmith.models.grant import GrantKind, handle_key
@@ -112,5 +112,5 @@ class IntrospectionEndpoint:
             "iat": int(time.time()),
             "token_introspection": body,
         }
-        value = jws.serialize_compact(header, orjson.dumps(claims), key.key, [key.algorithm])
+        value = sign_compact(header, orjson.dumps(claims), key)
         return Response(value, media_type=JWT_MEDIA_TYPE, headers=NO_STORE)

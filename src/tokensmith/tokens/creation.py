@@ -7,12 +7,12 @@ place anything about a token can be altered, built-in claims included.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 import orjson
-from joserfc import jws
 
 from tokensmith._types import Claims, JSONObject
+from tokensmith.keys.compact_signing import sign_compact
 from tokensmith.keys.manager import KeyManager, SigningKey
 from tokensmith.models.token import Token
 from tokensmith.tokens.claims import built_in_claims
@@ -53,8 +53,4 @@ class DefaultTokenCreationService:
         return built_in_claims(token)
 
     async def sign(self, header: JSONObject, payload: Claims, key: SigningKey) -> str:
-        return jws.serialize_compact(header, _json(payload), key.key, algorithms=[key.algorithm])
-
-
-def _json(payload: dict[str, Any]) -> bytes:
-    return orjson.dumps(payload)
+        return sign_compact(header, orjson.dumps(payload), key)
