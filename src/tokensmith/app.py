@@ -56,6 +56,7 @@ from tokensmith.interaction.sessions import SessionManager
 from tokensmith.keys.manager import KeyManager
 from tokensmith.metrics import TokenMetrics
 from tokensmith.ratelimit.routes import limit_routes
+from tokensmith.routing import ExactPathRouter
 from tokensmith.services import Services
 from tokensmith.settings import Settings
 from tokensmith.tokens.validation import AccessTokenValidator
@@ -81,8 +82,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         yield
         await stop(components)
 
-    return Starlette(
-        routes=limit_routes(_routes(settings, components), settings, components["redis"]),
+    app = Starlette(
         lifespan=lifespan,
         exception_handlers={
             OAuthError: handle_oauth_error,
@@ -91,6 +91,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             Exception: handle_unexpected,
         },
     )
+    # Set before the first request builds the middleware stack around it.
+    app.router = ExactPathRouter(
+        limit_routes(_routes(settings, components), settings, components["redis"]),
+        lifespan=lifespan,
+    )
+    return app
 
 
 def _routes(settings: Settings, components: dict[str, Any]) -> list[Route]:
