@@ -189,6 +189,14 @@ def test_bad_bodies_are_400_naming_the_field(server, headers):
     assert array.status_code == 400
 
 
+def test_an_oversized_body_is_413_and_creates_nothing(server, headers):
+    padded = {**BILLING, "client_name": "x" * (256 * 1024)}
+    response = server.post("/admin/clients", json=padded, headers=headers)
+    assert response.status_code == 413, response.text
+    assert response.json()["error"] == "invalid_request"
+    assert server.get("/admin/clients/billing-job", headers=headers).status_code == 404
+
+
 def test_admin_api_needs_a_token(server):
     response = server.get("/admin/clients")
     assert response.status_code == 401

@@ -2,6 +2,7 @@
 
 AdminError (400, invalid_request)
  +-- InvalidField (400, names the offending field)
+ +-- BodyTooLarge (413, invalid_request): the body is over the size limit
  +-- NotFound (404, not_found)
  +-- Conflict (409, conflict): exists already, or is read-only (from the config file)
 """
@@ -38,6 +39,10 @@ class AdminError(Exception):
 
 class InvalidField(AdminError):
     pass
+
+
+class BodyTooLarge(AdminError):
+    status_code = 413
 
 
 class NotFound(AdminError):

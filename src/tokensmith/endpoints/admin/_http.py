@@ -9,7 +9,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tokensmith.admin.errors import AdminError, InvalidField
+from tokensmith.admin.errors import AdminError, BodyTooLarge, InvalidField
 from tokensmith.audit import AuditValue, admin_actor, audit_event
 from tokensmith.endpoints._rendering import json_response
 
@@ -41,7 +41,7 @@ async def json_object(request: Request, *, optional: bool = False) -> dict[str, 
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > MAX_BODY_BYTES:
-            raise InvalidField(f"the body is over {MAX_BODY_BYTES} bytes")
+            raise BodyTooLarge(f"the body is over {MAX_BODY_BYTES} bytes")
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:

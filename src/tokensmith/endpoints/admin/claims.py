@@ -5,18 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from tokensmith.audit import admin_actor, audit_event
 from tokensmith.endpoints._rendering import json_response
-from tokensmith.errors import InvalidRequest, OAuthError, RequestTooLarge, printable
+from tokensmith.endpoints.admin._http import json_object
+from tokensmith.errors import InvalidRequest, OAuthError, printable
 from tokensmith.stores.sql.claim_scripts import HOOK_KINDS, SqlClaimScriptStore
 from tokensmith.tokens.custom_claims import CustomClaimsService
 from tokensmith.tokens.hook_samples import SAMPLE_CONTEXT, SAMPLE_TOKEN
-
-MAX_BODY_BYTES = 256 * 1024
 
 
 @dataclass(slots=True, frozen=True)
@@ -38,7 +36,7 @@ class ClaimsAdmin:
 
     async def put_script(self, request: Request) -> Response:
         kind = _kind(request)
-        source = (await _json_body(request)).get("source")
+        source = (await json_object(request)).get("source")
         if not isinstance(source, str):
             raise InvalidRequest("the body must be a JSON object with a source string")
         try:
@@ -71,7 +69,7 @@ class ClaimsAdmin:
 
     async def test(self, request: Request) -> Response:
         """Dry-run a script (or the hook set for a kind) against a sample or given context."""
-        body = await _json_body(request)
+        body = await json_object(request)
         script, kind = body.get("script"), body.get("kind")
         if (script is None) == (kind is None):
             raise InvalidRequest("give exactly one of script, kind")
@@ -109,23 +107,6 @@ def _kind(request: Request) -> str:
     if kind not in HOOK_KINDS:
         raise InvalidRequest(f"kind must be one of {', '.join(HOOK_KINDS)}")
     return kind
-
-
-async def _json_body(request: Request) -> dict[str, Any]:
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-        raise InvalidRequest("the body must be application/json")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_BODY_BYTES:
-            raise RequestTooLarge(f"the body is over {MAX_BODY_BYTES} bytes")
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise InvalidRequest("the body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise InvalidRequest("the body must be a JSON object")
-    return data
 
 
 def _safe(message: str) -> str:
