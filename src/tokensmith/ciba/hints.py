@@ -20,7 +20,7 @@ from tokensmith.models.client import Client
 from tokensmith.models.user import User
 from tokensmith.stores.protocols import UserStore
 from tokensmith.tokens.creation import ACCESS_TOKEN_JWT_TYPE
-from tokensmith.tokens.profile_service import DefaultProfileService
+from tokensmith.tokens.profile_service import ProfileService
 
 HINTS = ("login_hint_token", "id_token_hint", "login_hint")
 
@@ -31,7 +31,7 @@ class UserHints:
         issuer: str,
         keys: KeyManager,
         users: UserStore,
-        profile_service: DefaultProfileService,
+        profile_service: ProfileService,
     ):
         self._issuer = issuer
         self._keys = keys

@@ -22,7 +22,7 @@ from tokensmith.endpoints._rendering import json_response
 from tokensmith.errors import InsufficientScope, InvalidRequest, InvalidToken, OAuthError
 from tokensmith.scopes import OPENID
 from tokensmith.stores.protocols import UserStore
-from tokensmith.tokens.profile_service import DefaultProfileService
+from tokensmith.tokens.profile_service import ProfileService
 from tokensmith.tokens.validation import AccessTokenValidator
 
 
@@ -31,7 +31,7 @@ class UserinfoEndpoint:
     audience: str
     validator: AccessTokenValidator
     users: UserStore
-    profile_service: DefaultProfileService
+    profile_service: ProfileService
     dpop: DpopResourceGuard | None = None
 
     async def handle(self, request: Request) -> Response:

@@ -22,7 +22,7 @@ from tokensmith.models.resource import ApiResource
 from tokensmith.models.user import User
 from tokensmith.scopes import IDENTITY_SCOPES
 from tokensmith.stores.protocols import DuplicateGrant, GrantStore, ResourceStore, UserStore
-from tokensmith.tokens.profile_service import DefaultProfileService
+from tokensmith.tokens.profile_service import ProfileService
 
 # RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")
@@ -158,7 +158,7 @@ async def consume_once(
 
 
 async def find_active_user(
-    users: UserStore, profile_service: DefaultProfileService, subject_id: str | None
+    users: UserStore, profile_service: ProfileService, subject_id: str | None
 ) -> User:
     """The grant's user, who must still exist and be active."""
     user = await users.find_user_by_subject(subject_id) if subject_id else None
@@ -176,7 +176,7 @@ async def resources_by_audience(
 
 async def find_subject_user(
     users: UserStore,
-    profile_service: DefaultProfileService,
+    profile_service: ProfileService,
     subject_id: str,
     *,
     allow_unknown: bool,

@@ -16,7 +16,7 @@ from tokensmith.models.client import Client
 from tokensmith.models.grant import GrantKind
 from tokensmith.models.requests import TokenRequest, ValidatedTokenRequest
 from tokensmith.stores.protocols import GrantStore, ResourceStore, UserStore
-from tokensmith.tokens.profile_service import DefaultProfileService
+from tokensmith.tokens.profile_service import ProfileService
 
 
 class AuthorizationCodeGrant:
@@ -28,7 +28,7 @@ class AuthorizationCodeGrant:
         grants: GrantStore,
         users: UserStore,
         resources: ResourceStore,
-        profile_service: DefaultProfileService,
+        profile_service: ProfileService,
     ):
         self._grants = grants
         self._users = users

@@ -23,6 +23,11 @@ class GrantValidator(Protocol):
     async def validate(self, request: TokenRequest, client: Client) -> ValidatedTokenRequest: ...
 
 
+ExtensionGrantValidator = GrantValidator
+"""An extension grant (RFC 6749 section 4.5) is a GrantValidator for its grant_type URI,
+registered with ``Services(extension_grants=...)`` or ``extension_grants`` in the config."""
+
+
 class GrantRegistry:
     def __init__(self, validators: Iterable[GrantValidator] = ()):
         self._validators: dict[str, GrantValidator] = {}

@@ -30,7 +30,7 @@ from tokensmith.models.grant import StoredGrant
 from tokensmith.models.requests import TokenRequest, ValidatedTokenRequest
 from tokensmith.response_generator import CIBA_GRANT
 from tokensmith.stores.protocols import ResourceStore, UserStore
-from tokensmith.tokens.profile_service import DefaultProfileService
+from tokensmith.tokens.profile_service import ProfileService
 
 # CIBA section 11 slow_down: "the interval MUST be increased by at least 5
 # seconds for this and all subsequent requests".
@@ -46,7 +46,7 @@ class CibaGrant:
         backchannel_requests: BackchannelRequestStore,
         users: UserStore,
         resources: ResourceStore,
-        profile_service: DefaultProfileService,
+        profile_service: ProfileService,
     ):
         self._requests = backchannel_requests
         self._users = users

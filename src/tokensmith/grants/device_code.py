@@ -24,7 +24,7 @@ from tokensmith.models.client import Client
 from tokensmith.models.grant import GrantKind, StoredGrant, handle_key
 from tokensmith.models.requests import TokenRequest, ValidatedTokenRequest
 from tokensmith.stores.protocols import GrantStore, ResourceStore, UserStore
-from tokensmith.tokens.profile_service import DefaultProfileService
+from tokensmith.tokens.profile_service import ProfileService
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 # RFC 8628 section 3.5: on slow_down "the interval MUST be increased by 5
@@ -41,7 +41,7 @@ class DeviceCodeGrant:
         grants: GrantStore,
         users: UserStore,
         resources: ResourceStore,
-        profile_service: DefaultProfileService,
+        profile_service: ProfileService,
     ):
         self._grants = grants
         self._users = users

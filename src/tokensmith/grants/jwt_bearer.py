@@ -24,7 +24,7 @@ from tokensmith.models.client import Client
 from tokensmith.models.requests import TokenRequest, ValidatedTokenRequest
 from tokensmith.settings import Settings
 from tokensmith.stores.protocols import GrantStore, ResourceStore, UserStore
-from tokensmith.tokens.profile_service import DefaultProfileService
+from tokensmith.tokens.profile_service import ProfileService
 from tokensmith.trust import LEEWAY_SECONDS, TrustedIssuers, UntrustedToken
 
 MAX_ASSERTION_LIFETIME = 3600
@@ -41,7 +41,7 @@ class JwtBearerGrant:
         grants: GrantStore,
         users: UserStore,
         resources: ResourceStore,
-        profile_service: DefaultProfileService,
+        profile_service: ProfileService,
     ):
         self._trusted = TrustedIssuers.from_settings(settings)
         self._grants = grants

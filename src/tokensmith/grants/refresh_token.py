@@ -19,7 +19,7 @@ from tokensmith.models.client import Client
 from tokensmith.models.grant import GrantKind, StoredGrant, handle_key
 from tokensmith.models.requests import TokenRequest, ValidatedTokenRequest
 from tokensmith.stores.protocols import GrantStore, ResourceStore, UserStore
-from tokensmith.tokens.profile_service import DefaultProfileService
+from tokensmith.tokens.profile_service import ProfileService
 
 
 class RefreshTokenGrant:
@@ -31,7 +31,7 @@ class RefreshTokenGrant:
         grants: GrantStore,
         users: UserStore,
         resources: ResourceStore,
-        profile_service: DefaultProfileService,
+        profile_service: ProfileService,
     ):
         self._grants = grants
         self._users = users

@@ -41,7 +41,7 @@ from tokensmith.models.resource import ApiResource
 from tokensmith.settings import Settings
 from tokensmith.stores.protocols import GrantStore, ResourceStore, UserStore
 from tokensmith.tokens.formats.opaque import OpaqueAccessTokenFormat
-from tokensmith.tokens.profile_service import DefaultProfileService
+from tokensmith.tokens.profile_service import ProfileService
 
 
 class TokenExchangeGrant:
@@ -59,7 +59,7 @@ class TokenExchangeGrant:
         opaque_tokens: OpaqueAccessTokenFormat,
         users: UserStore,
         resources: ResourceStore,
-        profile_service: DefaultProfileService,
+        profile_service: ProfileService,
     ):
         self._tokens = PresentedTokenReader(settings, keys, grants, opaque_tokens)
         self._users = users

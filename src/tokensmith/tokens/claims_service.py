@@ -7,8 +7,16 @@ scope- and resource-driven claims. Whatever it returns goes through
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from tokensmith._types import Claims
 from tokensmith.models.requests import ValidatedTokenRequest
+
+
+class ClaimsService(Protocol):
+    """What TokenService asks of the stage; ``Services(claims_service=...)`` replaces it."""
+
+    async def get_access_token_claims(self, request: ValidatedTokenRequest) -> Claims: ...
 
 
 class DefaultClaimsService:

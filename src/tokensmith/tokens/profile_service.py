@@ -7,10 +7,19 @@ another directory or to release claims by other rules.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 from tokensmith._types import Claims
 from tokensmith.models.user import User
 from tokensmith.scopes import IDENTITY_SCOPE_CLAIMS
+
+
+class ProfileService(Protocol):
+    """What id_tokens, userinfo and the grants ask of the stage; replace with ``Services``."""
+
+    async def get_profile_claims(self, user: User, scopes: Iterable[str]) -> Claims: ...
+
+    async def is_active(self, user: User) -> bool: ...
 
 
 class DefaultProfileService:

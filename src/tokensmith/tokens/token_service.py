@@ -12,10 +12,10 @@ from tokensmith.models.token import Token
 from tokensmith.scopes import OPENID
 from tokensmith.settings import Settings
 from tokensmith.tokens.claims import built_in_claims, merge_custom_claims
-from tokensmith.tokens.claims_service import DefaultClaimsService
+from tokensmith.tokens.claims_service import ClaimsService
 from tokensmith.tokens.custom_claims import CustomClaimsService
 from tokensmith.tokens.hook_context import hook_context
-from tokensmith.tokens.profile_service import DefaultProfileService
+from tokensmith.tokens.profile_service import ProfileService
 
 
 class TokenService:
@@ -24,8 +24,8 @@ class TokenService:
     def __init__(
         self,
         settings: Settings,
-        claims_service: DefaultClaimsService,
-        profile_service: DefaultProfileService,
+        claims_service: ClaimsService,
+        profile_service: ProfileService,
         custom_claims: CustomClaimsService | None = None,
     ):
         self.settings = settings
