@@ -68,6 +68,12 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
+def at_hash(access_token: str) -> str:
+    """OIDC Core 3.1.3.6, computed independently: base64url(left half of SHA-256)."""
+    digest = hashlib.sha256(access_token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest[:16]).decode("ascii").rstrip("=")
+
+
 def hidden_fields(html: str) -> dict[str, str]:
     pairs = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html)
     return dict(pairs)

@@ -9,8 +9,6 @@ userinfo.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +26,7 @@ from authlib.integrations.httpx_client import OAuth2Client
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.e2e.conftest import RunningServer
-from tests.oidc import ALICE_PASSWORD
+from tests.oidc import ALICE_PASSWORD, at_hash
 
 pytestmark = pytest.mark.e2e
 
@@ -200,12 +198,6 @@ def wait_for_callback(page: Page, callback: Callback, console: list[str]) -> dic
     page.wait_for_url(f"{callback.url}?*")
     assert len(callback.queries) == 1, callback.queries
     return callback.queries[0]
-
-
-def at_hash(access_token: str) -> str:
-    """OIDC Core 3.1.3.6, computed independently: base64url(left half of SHA-256)."""
-    digest = hashlib.sha256(access_token.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest[:16]).decode("ascii").rstrip("=")
 
 
 def validate_id_token(id_token: str, server: RunningServer) -> dict[str, Any]:

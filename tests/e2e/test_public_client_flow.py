@@ -18,7 +18,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuth2Client, OAuthError
 
 from tests.e2e.conftest import RunningServer
-from tests.oidc import ALICE_PASSWORD, hidden_fields, query_of
+from tests.oidc import ALICE_PASSWORD, at_hash, hidden_fields, query_of
 
 pytestmark = pytest.mark.e2e
 
@@ -143,6 +143,15 @@ def test_public_client_with_pkce_gets_id_token_and_refresh_token(server, spa, br
     assert claims["given_name"] == "Alice"
     assert claims["family_name"] == "Liddell"
     assert "email" not in claims  # the spa was not granted the email scope
+    assert claims["at_hash"] == at_hash(token["access_token"])
+    userinfo = httpx2.get(
+        f"{server.base_url}/userinfo",
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+    )
+    assert userinfo.status_code == 200, userinfo.text
+    assert userinfo.json()["sub"] == claims["sub"]
+    assert userinfo.json()["given_name"] == "Alice"
+    assert "email" not in userinfo.json()
 
 
 def test_public_client_refresh_rotates_the_refresh_token(server, spa, browser):

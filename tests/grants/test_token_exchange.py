@@ -305,8 +305,11 @@ def test_expired_subject_token_is_invalid_request(make_client):
     config = {**CONFIG, "access_token_lifetime": 1}
     server = make_client(**config)
     subject = machine_token(server, GATEWAY)
+    assert exchange(server, GATEWAY, subject).status_code == 200  # good while it lives
     time.sleep(1.5)
-    assert_oauth_error(exchange(server, GATEWAY, subject), "invalid_request", 400)
+    refused = exchange(server, GATEWAY, subject)
+    assert_oauth_error(refused, "invalid_request", 400)
+    assert "expired" in refused.json()["error_description"]
 
 
 def test_unknown_subject_token_is_invalid_request(server):
