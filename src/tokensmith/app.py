@@ -60,6 +60,7 @@ from tokensmith.routing import ExactPathRouter
 from tokensmith.services import Services
 from tokensmith.settings import Settings
 from tokensmith.tokens.validation import AccessTokenValidator
+from tokensmith.trust import TrustedIssuers
 
 CONFIG_FILE_VARIABLE = "TOKENSMITH_CONFIG_FILE"
 """Where worker processes find the config file that ``tokensmith serve --workers`` read."""
@@ -187,7 +188,13 @@ def _routes(settings: Settings, components: dict[str, Any]) -> list[Route]:
         settings,
         client_authentication,
         components["resources"],
-        UserHints(issuer, keys, components["users"], components["profile_service"]),
+        UserHints(
+            issuer,
+            keys,
+            components["users"],
+            components["profile_service"],
+            TrustedIssuers.from_settings(settings),
+        ),
         components["backchannel_requests"],
         components["backchannel_user_notifier"],
     )

@@ -165,6 +165,12 @@ class UnknownUserId(OAuthError):
     error = "unknown_user_id"
 
 
+class ExpiredLoginHintToken(OAuthError):
+    """CIBA Core section 13: the login_hint_token "is not valid because it has expired"."""
+
+    error = "expired_login_hint_token"
+
+
 class InvalidBindingMessage(OAuthError):
     error = "invalid_binding_message"
 

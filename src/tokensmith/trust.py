@@ -42,6 +42,10 @@ class UntrustedToken(ValueError):
     """The JWT is not one a trusted issuer validly signed for this server; says why."""
 
 
+class ExpiredJwt(UntrustedToken):
+    """A trusted issuer signed it for us, but its ``exp`` has passed (CIBA tells this apart)."""
+
+
 @dataclass(slots=True, frozen=True)
 class TrustedIssuer:
     issuer: str
@@ -134,7 +138,7 @@ class TrustedIssuers:
         if not _is_time(exp):
             raise UntrustedToken("the JWT has no valid exp")
         if exp + LEEWAY_SECONDS <= now:
-            raise UntrustedToken("the JWT has expired")
+            raise ExpiredJwt("the JWT has expired")
         # Item 5: nbf "identifies the time before which the token MUST NOT be accepted".
         if not _not_after(claims, "nbf", now + LEEWAY_SECONDS):
             raise UntrustedToken("the JWT is not valid yet (nbf)")

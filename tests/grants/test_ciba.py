@@ -16,6 +16,8 @@ from typing import ClassVar
 import httpx2
 import pytest
 from cryptography.fernet import Fernet
+from joserfc import jwt
+from joserfc.jwk import ECKey
 from pydantic import ValidationError
 
 from tests.e2e.conftest import free_port
@@ -170,14 +172,68 @@ def test_exactly_one_hint_is_required(server, hints):
     assert_oauth_error(response, "invalid_request", 400)
 
 
-def test_login_hint_token_is_refused_as_not_supported(server):
-    response = server.post(
-        "/backchannel",
-        data={"scope": "openid", "login_hint_token": "a.b.c"},
-        headers=basic_auth(*POLL),
-    )
+PARTNER = "https://idp.partner.example"
+PARTNER_KEY = ECKey.generate_key("P-256", auto_kid=True)
+ISSUER = "http://127.0.0.1:8000"
+
+
+def trusting(make_client):
+    trusted = {"issuer": PARTNER, "jwks": {"keys": [PARTNER_KEY.as_dict(private=False)]}}
+    return make_client(**config(), trusted_issuers=[trusted])
+
+
+def login_hint_token(subject: str, key: ECKey = PARTNER_KEY, **claims) -> str:
+    payload = {"iss": PARTNER, "sub": subject, "aud": ISSUER, "exp": int(time.time()) + 300}
+    return jwt.encode({"alg": "ES256", "kid": key.kid}, {**payload, **claims}, key)
+
+
+def backchannel_with_token(server, token: str):
+    data = {"scope": "openid profile", "login_hint_token": token}
+    return server.post("/backchannel", data=data, headers=basic_auth(*POLL))
+
+
+def test_login_hint_token_from_a_trusted_issuer_names_the_user(make_client):
+    server = trusting(make_client)
+    alice = decode_jwt_unverified(approved_tokens(server)["id_token"])[1]["sub"]
+    response = backchannel_with_token(server, login_hint_token(alice))
+    assert response.status_code == 200, response.text
+    sign_in_as(server)  # the request waits for alice, not for whoever signs in
+    _, requests = pending(server)
+    assert len(requests) == 1
+    decide(server)
+    tokens = redeem(server, response.json()["auth_req_id"])
+    assert tokens.status_code == 200, tokens.text
+    assert decode_jwt_unverified(tokens.json()["id_token"])[1]["sub"] == alice
+
+
+@pytest.mark.parametrize(
+    ("claims", "error"),
+    [
+        ({"exp": int(time.time()) - 3600}, "expired_login_hint_token"),
+        ({"aud": "https://someone-else.example"}, "invalid_request"),
+        ({"iss": "https://idp.unknown.example"}, "invalid_request"),
+        ({"sub": "nobody-we-know"}, "unknown_user_id"),
+    ],
+    ids=["expired", "wrong audience", "untrusted issuer", "unknown subject"],
+)
+def test_bad_login_hint_tokens_are_refused(make_client, claims, error):
+    server = trusting(make_client)
+    alice = decode_jwt_unverified(approved_tokens(server)["id_token"])[1]["sub"]
+    response = backchannel_with_token(server, login_hint_token(alice, **claims))
+    assert_oauth_error(response, error, 400)
+
+
+def test_login_hint_token_signed_by_another_key_is_refused(make_client):
+    server = trusting(make_client)
+    forger = ECKey.generate_key("P-256", auto_kid=True)
+    response = backchannel_with_token(server, login_hint_token("anyone", key=forger))
     body = assert_oauth_error(response, "invalid_request", 400)
-    assert "not supported" in body["error_description"]
+    assert "signature" in body["error_description"]
+
+
+def test_without_trusted_issuers_every_login_hint_token_is_refused(server):
+    response = backchannel_with_token(server, login_hint_token("anyone"))
+    assert_oauth_error(response, "invalid_request", 400)
 
 
 def test_id_token_hint_names_the_user_even_when_expired(make_client):
