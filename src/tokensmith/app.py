@@ -94,7 +94,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     # Set before the first request builds the middleware stack around it.
     app.router = ExactPathRouter(
-        limit_routes(_routes(settings, components), settings, components["redis"]),
+        limit_routes(
+            _routes(settings, components), settings, components["redis"], components["engine"]
+        ),
         lifespan=lifespan,
     )
     return app

@@ -1,15 +1,20 @@
-"""Fixed-window counters: counts, windows, Retry-After, bounded memory, Redis sharing."""
+"""Fixed-window counters: counts, windows, Retry-After, bounded memory, Redis and SQL sharing."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import select
 
 from tests.conftest import REDIS_URL, delete_redis_keys
-from tokensmith.ratelimit.counters import MemoryCounter, RedisCounter, counter_key
+from tokensmith.ratelimit.counters import MemoryCounter, RedisCounter, SqlCounter, counter_key
 from tokensmith.ratelimit.rates import Rate
+from tokensmith.stores.sql.engine import create_engine
+from tokensmith.stores.sql.rate_limits import SqlRateLimitStore
+from tokensmith.stores.sql.tables import rate_limit_counters
 
 WINDOW_START = 1_800_000_000.0  # a multiple of 60: the start of a minute window
 
@@ -103,3 +108,50 @@ async def test_redis_down_lets_requests_through_and_logs_a_warning(caplog):
     assert all(hit.count == 0 for hit in hits)
     warnings = [r for r in caplog.records if "rate limit counter unavailable" in r.getMessage()]
     assert len(warnings) == 1  # once a minute, not once a request
+
+
+async def test_database_counters_share_one_count_between_processes(engine):
+    clock = Clock(WINDOW_START + 10)
+    # Two engines on one database stand for two server processes.
+    other_engine = create_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        a = SqlCounter(Rate(3, 60), SqlRateLimitStore(engine), "rl", clock=clock)
+        b = SqlCounter(Rate(3, 60), SqlRateLimitStore(other_engine), "rl", clock=clock)
+        counts = [(await counter.hit("web-app")).count for counter in (a, b, a, b)]
+        assert counts == [1, 2, 3, 4]
+        hit = await b.hit("other")
+        assert (hit.count, hit.retry_after) == (1, 50)
+        clock.now += 60
+        assert (await a.hit("web-app")).count == 1
+    finally:
+        await other_engine.dispose()
+
+
+async def test_concurrent_database_hits_lose_no_count(engine):
+    counter = SqlCounter(Rate(1000, 60), SqlRateLimitStore(engine), "rl")
+    hits = await asyncio.gather(*(counter.hit("burst") for _ in range(40)))
+    assert sorted(hit.count for hit in hits) == list(range(1, 41))
+
+
+async def test_a_new_window_deletes_the_rows_of_ended_ones(engine):
+    clock = Clock(WINDOW_START + 10)
+    counter = SqlCounter(Rate(3, 60), SqlRateLimitStore(engine), "rl", clock=clock)
+    for key in ("a", "b", "c"):
+        await counter.hit(key)
+    clock.now += 60
+    await counter.hit("a")
+    async with engine.connect() as connection:
+        keys = (await connection.execute(select(rate_limit_counters.c.key))).scalars().all()
+    assert keys == [f"rl:{int(clock.now // 60)}:a"]
+
+
+async def test_database_down_lets_requests_through_and_logs_a_warning(tmp_path, caplog):
+    missing = create_engine(f"sqlite+aiosqlite:///{tmp_path}/no-such-folder/db.sqlite")
+    counter = SqlCounter(Rate(1, 60), SqlRateLimitStore(missing), "rl")
+    try:
+        hits = [await counter.hit("web-app") for _ in range(3)]
+    finally:
+        await missing.dispose()
+    assert all(hit.count == 0 for hit in hits)
+    warnings = [r for r in caplog.records if "rate limit counter unavailable" in r.getMessage()]
+    assert len(warnings) == 1

@@ -15,6 +15,7 @@ from tests.helpers import assert_oauth_error, basic_auth
 from tests.oidc import OIDC_CONFIG, authorize_params
 from tests.ratelimit.windows import within_one_window
 from tokensmith.ratelimit.routes import LIMITED_ROUTES, limit_routes
+from tokensmith.stores.sql.engine import create_engine
 
 HOUR = 3600
 CC = {"grant_type": "client_credentials"}
@@ -184,6 +185,11 @@ def test_one_audit_line_per_key_and_window_not_per_refusal(make_client, caplog):
     }
 
 
+def unused_engine():
+    """An engine that is never connected: these tests only look at which routes get wrapped."""
+    return create_engine("sqlite+aiosqlite:///:memory:")
+
+
 def test_only_the_listed_routes_are_wrapped(make_settings):
     async def endpoint(request):
         raise AssertionError("not called")
@@ -194,7 +200,7 @@ def test_only_the_listed_routes_are_wrapped(make_settings):
         Route("/introspect", endpoint, methods=["POST"]),
     ]
     settings = make_settings(rate_limits={"token_per_client": "5/second"})
-    wrapped = limit_routes(routes, settings, None)
+    wrapped = limit_routes(routes, settings, None, unused_engine())
     assert wrapped[0].endpoint is not endpoint
     assert wrapped[0].methods == {"POST"}
     assert wrapped[1] is routes[1]
@@ -218,7 +224,7 @@ def test_an_endpoint_with_no_limit_configured_is_left_as_it_is(make_settings, pa
 
     route = Route(path, endpoint, methods=["POST"])
     settings = make_settings(rate_limits={"login_per_address": "off"})
-    assert limit_routes([route], settings, None)[0].endpoint is endpoint
+    assert limit_routes([route], settings, None, unused_engine())[0].endpoint is endpoint
 
 
 def test_backchannel_counts_per_client(make_client):

@@ -82,7 +82,7 @@ async def test_previous_release_database_keeps_clients_users_grants_and_keys(eng
 
     await migrate(engine)
 
-    assert await current_revision(engine) == "0003"
+    assert await current_revision(engine) == "0004"
     client = await SqlClientStore(engine).find_client_by_id("old-client")
     assert client is not None
     assert client.redirect_uris == ("https://old.example.test/cb",)
@@ -110,13 +110,13 @@ async def test_a_database_made_before_migrations_is_stamped_and_upgraded(engine)
     async with engine.begin() as connection:
         await connection.execute(text("DROP TABLE alembic_version"))
     await migrate(engine)
-    assert await current_revision(engine) == "0003"
+    assert await current_revision(engine) == "0004"
 
 
 async def test_migrating_twice_changes_nothing(engine):
     await migrate(engine)
     await migrate(engine)
-    assert await current_revision(engine) == "0003"
+    assert await current_revision(engine) == "0004"
 
 
 def test_migrate_command_reports_the_revision(tmp_path):
@@ -128,7 +128,7 @@ def test_migrate_command_reports_the_revision(tmp_path):
     config.write_text(f'data_dir = "{tmp_path / "data"}"\n')
     result = CliRunner().invoke(main, ["migrate", "--config", str(config)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip().endswith("is at revision 0003")
+    assert result.stdout.strip().endswith("is at revision 0004")
 
 
 def test_pool_sizes_come_from_the_settings(make_settings, postgres_url):

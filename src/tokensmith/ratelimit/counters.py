@@ -1,4 +1,4 @@
-"""Fixed-window request counters: in this process, or shared through Redis.
+"""Fixed-window request counters: in this process, or shared through Redis or the database.
 
 A window is ``rate.seconds`` long and aligned to the Unix epoch, so every
 process (and Redis) agrees on where windows start without talking to each
@@ -19,10 +19,19 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from tokensmith.ratelimit.rates import Rate
 
-__all__ = ["Hit", "MemoryCounter", "RedisCounter", "WindowCounter", "counter_key"]
+__all__ = [
+    "Hit",
+    "MemoryCounter",
+    "RedisCounter",
+    "SqlCounter",
+    "SqlCounts",
+    "WindowCounter",
+    "counter_key",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +75,19 @@ def _window(rate: Rate, now: float) -> tuple[int, int]:
     return number, max(1, math.ceil((number + 1) * rate.seconds - now))
 
 
+class _OutageLog:
+    """Says that a shared counter is down, at most once a minute per counter."""
+
+    def __init__(self) -> None:
+        self._last_warning = -60.0
+
+    def warn(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._last_warning >= 60:
+            self._last_warning = now
+            logger.warning("rate limit counter unavailable, letting requests through: %s", exc)
+
+
 class MemoryCounter:
     """Counts in this process; starts a fresh dict each window, so memory stays bounded.
 
@@ -107,7 +129,7 @@ class RedisCounter:
         self._client = client
         self._prefix = prefix
         self._clock = clock
-        self._last_warning = -60.0
+        self._outage = _OutageLog()
 
     async def hit(self, key: str) -> Hit:
         number, retry_after = _window(self.rate, self._clock())
@@ -118,12 +140,46 @@ class RedisCounter:
             pipeline.expire(name, self.rate.seconds + 1)
             count, _ = await pipeline.execute()
         except RedisError as exc:
-            self._warn(exc)
+            self._outage.warn(exc)
             return Hit(0, retry_after)
         return Hit(int(count), retry_after)
 
-    def _warn(self, exc: RedisError) -> None:
-        now = time.monotonic()
-        if now - self._last_warning >= 60:
-            self._last_warning = now
-            logger.warning("rate limit counter unavailable, letting requests through: %s", exc)
+
+class SqlCounts(Protocol):
+    """The database side of SqlCounter (``stores.sql.rate_limits.SqlRateLimitStore``)."""
+
+    async def increment(self, key: str, expires_at: int) -> int: ...
+
+    async def purge(self, now: int) -> int: ...
+
+
+class SqlCounter:
+    """Counts in the SQL database, shared by every server process (no Redis needed).
+
+    Like RedisCounter it lets a request through when the database cannot
+    count (logged at most once a minute): the request itself will meet the
+    same database and get its own clean error. The first count of each new
+    window in this process deletes the rows of ended windows.
+    """
+
+    def __init__(self, rate: Rate, counts: SqlCounts, prefix: str, *, clock: Clock = time.time):
+        self.rate = rate
+        self._counts = counts
+        self._prefix = prefix
+        self._clock = clock
+        self._window_number = -1
+        self._outage = _OutageLog()
+
+    async def hit(self, key: str) -> Hit:
+        now = self._clock()
+        number, retry_after = _window(self.rate, now)
+        ends_at = (number + 1) * self.rate.seconds
+        try:
+            if number != self._window_number:
+                self._window_number = number
+                await self._counts.purge(int(now))
+            count = await self._counts.increment(f"{self._prefix}:{number}:{key}", ends_at)
+        except SQLAlchemyError as exc:
+            self._outage.warn(exc)
+            return Hit(0, retry_after)
+        return Hit(count, retry_after)

@@ -4,9 +4,9 @@
 endpoints wrapped; everything else passes through untouched, so an endpoint
 with no limit configured costs nothing.
 
-Counters live in Redis when ``redis_url`` is set (every process and host
-shares them) and in process memory otherwise (each worker process counts on
-its own, so ``serve --workers N`` lets through up to N times the rate).
+Counters live in Redis when ``redis_url`` is set, and in the SQL database
+otherwise: either way every process and host shares them, so ``serve
+--workers N`` lets through the configured rate, not N times it.
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import BaseRoute, Route
 
-from tokensmith.ratelimit.counters import MemoryCounter, RedisCounter, WindowCounter
+from tokensmith.ratelimit.counters import RedisCounter, SqlCounter, WindowCounter
 from tokensmith.ratelimit.guard import EndpointLimit, Refusal, oauth_refusal, page_refusal
 from tokensmith.ratelimit.rates import parse_rate
 from tokensmith.settings import Settings
+from tokensmith.stores.sql.rate_limits import SqlRateLimitStore
 
 __all__ = ["LIMITED_ROUTES", "limit_routes"]
 
@@ -44,11 +46,12 @@ LIMITED_ROUTES: dict[tuple[str, str], tuple[str, str, Refusal]] = {
 
 
 def limit_routes(
-    routes: Sequence[BaseRoute], settings: Settings, redis: Redis | None
+    routes: Sequence[BaseRoute], settings: Settings, redis: Redis | None, engine: AsyncEngine
 ) -> list[BaseRoute]:
     """``routes`` with each limited endpoint wrapped in its EndpointLimit."""
     if not settings.rate_limits.enabled:
         return list(routes)
+    counts = SqlRateLimitStore(engine)
     limits: dict[str, EndpointLimit] = {}
     limited: list[BaseRoute] = []
     for route in routes:
@@ -57,7 +60,7 @@ def limit_routes(
             continue
         name, settings_key, refusal = entry
         if name not in limits:
-            limits[name] = _endpoint_limit(name, settings_key, refusal, settings, redis)
+            limits[name] = _endpoint_limit(name, settings_key, refusal, settings, redis, counts)
         limited.append(_rebuilt(route, limits[name]))
     return limited
 
@@ -75,18 +78,23 @@ def _entry_for(route: Route) -> tuple[str, str, Refusal] | None:
 
 
 def _endpoint_limit(
-    name: str, settings_key: str, refusal: Refusal, settings: Settings, redis: Redis | None
+    name: str,
+    settings_key: str,
+    refusal: Refusal,
+    settings: Settings,
+    redis: Redis | None,
+    counts: SqlRateLimitStore,
 ) -> EndpointLimit:
     config: dict[str, Any] = settings.rate_limits.model_dump()
     counters: dict[str, WindowCounter | None] = {}
     for scope in ("address", "client"):
         rate = parse_rate(config.get(f"{settings_key}_per_{scope}", "off"))
+        prefix = f"{settings.redis_key_prefix}:ratelimit:{name}:{scope}"
         if rate is None:
             counters[scope] = None
         elif redis is None:
-            counters[scope] = MemoryCounter(rate)
+            counters[scope] = SqlCounter(rate, counts, prefix)
         else:
-            prefix = f"{settings.redis_key_prefix}:ratelimit:{name}:{scope}"
             counters[scope] = RedisCounter(rate, redis, prefix)
     return EndpointLimit(
         name, counters["address"], counters["client"], refusal, settings.max_request_bytes

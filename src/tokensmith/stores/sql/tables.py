@@ -119,3 +119,13 @@ claim_scripts = Table(
     Column("source", Text, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )
+
+rate_limit_counters = Table(
+    "rate_limit_counters",
+    metadata,
+    # "<counter prefix>:<window number>:<key>"; keys over 200 characters are hashed first.
+    Column("key", String(300), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index("ix_rate_limit_counters_expires_at", "expires_at"),
+)
