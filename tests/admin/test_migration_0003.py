@@ -35,7 +35,7 @@ async def test_a_0002_client_row_reads_the_same_after_the_upgrade(engine):
             {"enabled": True, "now": int(time.time())},
         )
     await migrate(engine)
-    assert await current_revision(engine) == "0003"
+    assert await current_revision(engine) == "0004"  # the newest
     store = SqlClientStore(engine)
     client = await store.find_client_by_id("old")
     assert client == Client(
