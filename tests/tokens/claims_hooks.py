@@ -79,3 +79,12 @@ def mutating_claims(token, context, environment, api):
     token["iss"] = "https://evil.example"
     context["user"]["id"] = "someone-else"
     return {"seen_iss": token["iss"]}
+
+
+RECORDED: list[tuple[dict, dict]] = []
+"""(token, context) of every recording_claims call, for tests that inspect what a hook sees."""
+
+
+def recording_claims(token, context, environment, api):
+    RECORDED.append((token, context))
+    return {}

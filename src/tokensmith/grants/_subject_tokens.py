@@ -16,12 +16,12 @@ issuer's) and says whom it names. Who may present what:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from tokensmith._types import Claims
+from tokensmith._types import Claims, JSONObject
 from tokensmith.dpop.resource import confirmation_key
 from tokensmith.dpop.token_binding import bound_key
 from tokensmith.errors import InvalidRequest, InvalidToken, printable
@@ -61,6 +61,12 @@ class PresentedToken:
     """The trusted issuer that vouches for the subject; None for our own tokens."""
     bound_to: str | None = None
     """The DPoP key thumbprint the token is bound to, if it is sender-constrained."""
+    kind: str = ""
+    """Its short token type name (``access_token``, ``refresh_token``, ``id_token``, ``jwt``)."""
+    client_id: str | None = None
+    """The client it was issued to (``client_id``, else ``azp``), when it says."""
+    audience: tuple[str, ...] = ()
+    """Its ``aud``; for a refresh token, the resources it may be used for."""
 
     @property
     def may_be_unknown(self) -> bool:
@@ -68,6 +74,22 @@ class PresentedToken:
         (we vouched for it when we issued them), else as the trusted issuer allows.
         """
         return self.trusted is None or self.trusted.allow_unknown_subjects
+
+    def hook_context(self) -> JSONObject:
+        """What a custom-claims hook learns of this token (``context.grant.subject_token``).
+
+        Only what was validated, never the token string: the hook context goes
+        to webhooks and scripts, and a live token there could be replayed.
+        """
+        return {
+            "type": self.kind,
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "client_id": self.client_id,
+            "scopes": None if self.scopes is None else list(self.scopes),
+            "audience": list(self.audience),
+            "act": self.act,
+        }
 
     def as_actor(self) -> Claims:
         """This token's subject as an ``act`` entry (RFC 8693 section 4.1)."""
@@ -150,23 +172,24 @@ class PresentedTokenReader:
         could be swapped for an unbound one (RFC 9449 section 7).
         """
         try:
-            if kind == "access_token":
-                presented = await self._access_token(value)
-                _check_holder(presented.bound_to, dpop_jkt)
-                return presented
-            if kind == "refresh_token":
-                presented = await self._refresh_token(value, client)
-                _check_holder(presented.bound_to, dpop_jkt)
-                return presented
-            if kind == "id_token":
-                return self._id_token(value, client)
-            trusted, claims = self._trusted.verify(value)
-            return _presented(claims, trusted.issuer, trusted=trusted)
+            presented = await self._read(value, kind, client)
+            _check_holder(presented.bound_to, dpop_jkt)
         except (_Unusable, UntrustedToken) as reason:
             # RFC 8693 section 2.2.2: if "either the subject_token or actor_token
             # are invalid for any reason, or are unacceptable based on policy",
             # "The value of the error parameter MUST be the invalid_request error code."
             raise InvalidRequest(f"{parameter}: {reason}") from None
+        return replace(presented, kind=kind)
+
+    async def _read(self, value: str, kind: str, client: Client) -> PresentedToken:
+        if kind == "access_token":
+            return await self._access_token(value)
+        if kind == "refresh_token":
+            return await self._refresh_token(value, client)
+        if kind == "id_token":
+            return self._id_token(value, client)
+        trusted, claims = self._trusted.verify(value)
+        return _presented(claims, trusted.issuer, trusted=trusted)
 
     async def _access_token(self, value: str) -> PresentedToken:
         if looks_like_jwt(value):
@@ -206,6 +229,8 @@ class PresentedTokenReader:
             auth_time=record.data.get("auth_time"),
             family=record.family_id,
             bound_to=bound_key(record),
+            client_id=record.client_id,
+            audience=tuple(record.data.get("resources") or ()),
         )
 
     def _id_token(self, value: str, client: Client) -> PresentedToken:
@@ -222,7 +247,8 @@ class PresentedTokenReader:
             raise _Unusable("expired")
         if client.client_id not in audiences_of(claims):
             raise _Unusable("issued to another client")
-        return _presented(claims, self._issuer)
+        # OIDC Core 2: azp names the party it was issued to, else its (one) audience.
+        return _presented(claims, self._issuer, client_id=client.client_id)
 
 
 def _presented(
@@ -233,6 +259,7 @@ def _presented(
     family: str | None = None,
     trusted: TrustedIssuer | None = None,
     bound_to: str | None = None,
+    client_id: str | None = None,
 ) -> PresentedToken:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
@@ -249,7 +276,18 @@ def _presented(
         family=family,
         trusted=trusted,
         bound_to=bound_to,
+        client_id=_issued_to(claims) or client_id,
+        audience=tuple(audiences_of(claims)),
     )
+
+
+def _issued_to(claims: Claims) -> str | None:
+    """The client a token names as its holder: ``client_id`` (RFC 9068), else ``azp``."""
+    for name in ("client_id", "azp"):
+        value = claims.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def _check_holder(bound_to: str | None, dpop_jkt: str | None) -> None:

@@ -100,6 +100,7 @@ class TokenExchangeGrant:
             extra_claims=act_claim(subject, actor),
             issued_token_type=issued,
             access_token_format=ISSUABLE[issued],
+            subject_token=subject.hook_context(),
         )
 
     async def _present(

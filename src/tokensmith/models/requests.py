@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.datastructures import Headers
 
-from tokensmith._types import FormData
+from tokensmith._types import FormData, JSONObject
 from tokensmith.models.client import Client
 from tokensmith.models.grant import StoredGrant
 from tokensmith.models.resource import ApiResource
@@ -64,6 +64,9 @@ class ValidatedTokenRequest:
     """A format the grant requires (``jwt`` for RFC 8693 requested_token_type jwt)."""
     dpop_jkt: str | None = None
     """RFC 9449: the access token is bound to this key (``cnf.jkt``); set by the token endpoint."""
+    subject_token: JSONObject | None = None
+    """Token exchange: what the validated subject_token says, for the custom-claims hook's
+    ``context.grant.subject_token`` (``hook_context.py`` lists the keys); never the token."""
 
     @property
     def subject_id(self) -> str | None:

@@ -3,6 +3,28 @@
 Logto scripts read ``context.user.roles``, ``context.user.customData``,
 ``context.application`` and ``context.grant``; building the same shape here
 lets such a script run unchanged, and every hook source sees the same JSON.
+
+``context.grant`` holds ``type`` (the grant_type), ``scopes`` (granted) and
+``resource`` (the audiences the token is for). For a token exchange (RFC
+8693) it also holds ``subject_token``, what the presented subject_token said
+once validated, so a hook can tell an exchanged token from a first-hand one
+and whose token it was::
+
+    "subject_token": {
+        "type": "access_token",        # or refresh_token, id_token, jwt
+        "subject": "3f1c...",          # its sub
+        "issuer": "https://...",       # this server, or the trusted issuer of a jwt
+        "client_id": "web-app",        # the client it was issued to, or null
+        "scopes": ["api:read"],        # its scope; null for id_token and jwt
+        "audience": ["https://api..."],# its aud; a refresh token's resources
+        "act": {"sub": "..."}          # the actors it already records, or null
+    }
+
+The actor of this exchange (from actor_token) is not repeated there: it is
+the ``act`` claim of the token being built, which the hook receives as
+``token``. The subject token string itself is never in the context: the
+context is sent to webhooks and scripts, where a live token could be replayed.
+Other grants carry no ``subject_token`` key.
 """
 
 from __future__ import annotations
@@ -32,14 +54,14 @@ _PROFILE_KEYS = {
 
 
 def hook_context(request: ValidatedTokenRequest) -> JSONObject:
-    context: JSONObject = {
-        "application": application_context(request.client),
-        "grant": {
-            "type": request.grant_type,
-            "scopes": list(request.scopes),
-            "resource": [resource.audience for resource in request.resources],
-        },
+    grant: JSONObject = {
+        "type": request.grant_type,
+        "scopes": list(request.scopes),
+        "resource": [resource.audience for resource in request.resources],
     }
+    if request.subject_token is not None:
+        grant["subject_token"] = request.subject_token
+    context: JSONObject = {"application": application_context(request.client), "grant": grant}
     if request.user is not None:
         context["user"] = user_context(request.user)
     return context
