@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx2
@@ -38,3 +39,12 @@ def decode_jwt_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         return json.loads(base64.urlsafe_b64decode(padded))
 
     return part(header_b64), part(payload_b64)
+
+
+def answer_json(handler: BaseHTTPRequestHandler, body: bytes) -> None:
+    """Answer 200 with ``body`` as JSON, from a test's http.server webhook receiver."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)

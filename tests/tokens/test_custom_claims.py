@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.helpers import assert_oauth_error, basic_auth, decode_jwt_unverified
+from tests.helpers import answer_json, assert_oauth_error, basic_auth, decode_jwt_unverified
 from tests.introspection_config import INTROSPECTION_CONFIG
 from tests.oidc import (
     ALICE_PASSWORD,
@@ -66,12 +66,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         payload = json.loads(body)
         claims = get_custom_jwt_claims(payload["token"], payload["context"], ENVIRONMENT, None)
-        answer = json.dumps({"claims": claims}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
+        answer_json(self, json.dumps({"claims": claims}).encode())
 
     def log_message(self, *args: object) -> None:
         pass
