@@ -158,6 +158,42 @@ def test_max_age_zero_forces_a_new_login(oidc):
     assert response.headers["location"].startswith("/login?interaction=")
 
 
+@pytest.mark.parametrize("max_age", ["\u00b2", "-1", "1.5", "9" * 5000])
+def test_max_age_that_is_not_a_small_whole_number_is_invalid_request(oidc, max_age):
+    # "²" passes str.isdigit() and 5000 digits pass it too; int() refused both: a 500.
+    assert_redirected_error(authorize(oidc, max_age=max_age), "invalid_request")
+
+
+def test_max_age_of_ten_digits_is_accepted(oidc):
+    response = authorize(oidc, max_age="9" * 10)
+    assert response.headers["location"].startswith("/login?interaction=")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        (b'{"client_id": "web-app"}', "application/json", 400),
+        (b"client_id=%ff", "application/x-www-form-urlencoded", 400),
+        (b"state=" + b"x" * 70_000, "application/x-www-form-urlencoded", 413),
+    ],
+)
+def test_malformed_or_oversized_post_gets_an_error_page(oidc, body, content_type, status):
+    # A browser posts here: the answer is the page, as for a bad query, not JSON.
+    response = oidc.post(
+        "/authorize", content=body, headers={"content-type": content_type}, follow_redirects=False
+    )
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("text/html")
+    assert "location" not in response.headers
+
+
+def test_authorization_parameters_may_be_posted(oidc):
+    params = {k: v for k, v in authorize_params().items() if not k.startswith("_")}
+    response = oidc.post("/authorize", data=params, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login?interaction=")
+
+
 def test_existing_session_and_consent_skip_both_pages(oidc):
     sign_in(oidc, authorize_params())
     response = authorize(oidc)

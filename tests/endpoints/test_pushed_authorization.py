@@ -229,6 +229,9 @@ def test_pushed_request_object_is_not_supported(oidc):
         ({"response_type": "token"}, "unsupported_response_type"),
         ({"code_challenge_method": "plain"}, "invalid_request"),
         ({"prompt": "none login"}, "invalid_request"),
+        # int() refuses "²" (which str.isdigit() accepts) and over 4300 digits: once a 500.
+        ({"max_age": "\u00b2"}, "invalid_request"),
+        ({"max_age": "9" * 5000}, "invalid_request"),
     ],
 )
 def test_pushed_parameters_are_validated_like_an_authorization_request(oidc, overrides, error):

@@ -61,11 +61,8 @@ class AuthorizationEndpoint:
     """Server-wide RFC 9126 section 5 policy; clients may also require it one by one."""
 
     async def handle(self, request: Request) -> Response:
-        if request.method == "POST":
-            fields = await read_form(request, self.max_request_bytes)
-        else:
-            fields = [(k, v) for k, v in request.query_params.multi_items() if v != ""]
         try:
+            fields = await self._fields(request)
             found = await self._parameters(fields)
             target = redirect_target(found.params, found.client)
         except UntrustedRedirect as exc:
@@ -73,7 +70,8 @@ class AuthorizationEndpoint:
         except InvalidRequestUri as exc:
             return error_page(_REQUEST_URI_REFUSED.format(exc.description))
         except InvalidRequest as exc:
-            return error_page(exc.description or "The request is malformed.")
+            # A browser sent this: a malformed or oversized form gets the page too (400 or 413).
+            return error_page(exc.description or "The request is malformed.", exc.status_code)
         try:
             self._check_pushed_when_required(found)
             authorization = await validate_authorization_request(
@@ -84,6 +82,12 @@ class AuthorizationEndpoint:
             return await self.flow.continue_flow(interaction, found.client, session)
         except OAuthError as exc:
             return error_response(target, self.issuer, exc)
+
+    async def _fields(self, request: Request) -> list[tuple[str, str]]:
+        """The query of a GET, the form of a POST (OIDC Core 3.1.2.1 allows both)."""
+        if request.method == "POST":
+            return await read_form(request, self.max_request_bytes)
+        return [(k, v) for k, v in request.query_params.multi_items() if v != ""]
 
     async def _parameters(self, fields: list[tuple[str, str]]) -> AuthorizationParameters:
         params, repeated = single_valued(fields, REPEATABLE)

@@ -35,6 +35,9 @@ from tokensmith.stores.protocols import ClientStore, ResourceStore
 
 # RFC 7636 section 4.2: code-challenge = 43*128unreserved
 _CODE_CHALLENGE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
+# OIDC Core 3.1.2.1: max_age is seconds; ten digits are over three centuries.
+_MAX_AGE_DIGITS = 10
+_MAX_AGE = re.compile(rf"[0-9]{{1,{_MAX_AGE_DIGITS}}}")
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 RESPONSE_MODES = frozenset({"query", "form_post"})
 REPEATABLE = frozenset({"resource"})
@@ -185,6 +188,10 @@ def _prompt(value: str | None) -> list[str]:
 def _max_age(value: str | None) -> int | None:
     if value is None:
         return None
-    if not value.isdigit():
-        raise InvalidRequest("max_age must be a non-negative integer")
+    # ASCII digits only, and few of them: str.isdigit() takes "²", which int()
+    # refuses, and int() refuses strings over 4300 digits; both were a 500.
+    if not _MAX_AGE.fullmatch(value):
+        raise InvalidRequest(
+            f"max_age must be a non-negative integer of at most {_MAX_AGE_DIGITS} digits"
+        )
     return int(value)
