@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.admin.conftest import token_for
 from tests.helpers import decode_jwt_unverified
 
@@ -108,6 +110,14 @@ def test_users_are_listed_in_pages(server, headers):
     assert [u["username"] for u in second["users"]] == ["u3"]
     assert second["next"] is None
     assert server.get("/admin/users?limit=0", headers=headers).status_code == 400
+
+
+@pytest.mark.parametrize("limit", ["\u00b2", "9" * 5000, "-1", "1.0"])
+def test_users_limit_that_is_not_a_small_whole_number_is_refused(server, headers, limit):
+    # "²" passes str.isdigit() and int() refused it, like 5000 digits: both were a 500.
+    response = server.get("/admin/users", params={"limit": limit}, headers=headers)
+    assert response.status_code == 400
+    assert response.json()["field"] == "limit"
 
 
 def test_keys_list_rotate_retire(server, headers):

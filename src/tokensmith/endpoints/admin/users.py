@@ -52,6 +52,9 @@ class UsersEndpoint:
 def _limit(value: str | None) -> int:
     if value is None:
         return DEFAULT_PAGE
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+    # ASCII digits, no more of them than MAX_PAGE has: int() refuses "²", which
+    # str.isdigit() accepts, and strings over 4300 digits; either was a 500.
+    digits = value.isascii() and value.isdigit() and len(value) <= len(str(MAX_PAGE))
+    if not digits or not 1 <= int(value) <= MAX_PAGE:
         raise InvalidField(f"limit: a whole number from 1 to {MAX_PAGE}", "limit")
     return int(value)
