@@ -37,7 +37,10 @@ enabled = false
 [[clients]]
 client_id = "{ADMIN_ID}"
 client_secret = "{ADMIN_SECRET}"
-grant_types = ["client_credentials", "password"]
+# authorization_code and one redirect_uri: a push to /par without redirect_uri and
+# openid is then validated all the way, so its parameters are fuzzed, not just refused.
+grant_types = ["client_credentials", "password", "authorization_code"]
+redirect_uris = ["https://app.example.test/callback"]
 scopes = ["tokensmith:admin", "api:read", "openid", "profile", "email"]
 
 [[api_resources]]
@@ -57,7 +60,14 @@ CHECKS = [
     response_schema_conformance,
 ]
 EXAMPLES_PER_OPERATION = 25
-CLIENT_ENDPOINTS = ("/token", "/introspect", "/revoke", "/device_authorization", "/backchannel")
+CLIENT_ENDPOINTS = (
+    "/token",
+    "/introspect",
+    "/revoke",
+    "/device_authorization",
+    "/backchannel",
+    "/par",
+)
 
 
 def admin_token(base_url: str) -> str:

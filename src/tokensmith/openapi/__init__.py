@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document of the server: the admin API and the protocol endpoints.
+"""The OpenAPI 3.1 document of the server: protocol endpoints, admin API, health and metrics.
 
 Written here as data (request bodies of the admin API come from the same
 pydantic models that check them, client fields from the ``Client``
@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from tokensmith.openapi.admin import admin_paths
+from tokensmith.openapi.authorization import authorization_paths
+from tokensmith.openapi.monitoring import monitoring_paths
 from tokensmith.openapi.protocol import protocol_paths
 from tokensmith.openapi.schemas import component_schemas
 
@@ -29,7 +31,12 @@ def openapi_document(
             "description": "OAuth 2.0 / OpenID Connect authorization server and its admin API.",
         },
         "servers": [{"url": issuer}],
-        "paths": {**protocol_paths(sorted(grant_types)), **admin_paths()},
+        "paths": {
+            **protocol_paths(sorted(grant_types)),
+            **authorization_paths(),
+            **monitoring_paths(),
+            **admin_paths(),
+        },
         "components": {
             "schemas": component_schemas(),
             "securitySchemes": {

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from tokensmith.openapi._shapes import FORM, JSON, errors, json_body, ref, unavailable
+from tokensmith.openapi._shapes import (
+    FORM,
+    JSON,
+    client_endpoint,
+    client_form,
+    errors,
+    json_body,
+    ref,
+    unavailable,
+)
 
-_CLIENT_AUTH: list[dict[str, list[str]]] = [{"clientBasic": []}, {}]
-"""HTTP Basic, or client_id (and client_secret / client_assertion) in the form."""
-_CLIENT_FIELDS = {
-    "client_id": {"type": "string"},
-    "client_secret": {"type": "string"},
-    "client_assertion": {"type": "string"},
-    "client_assertion_type": {"type": "string"},
-}
 _TOKEN_FIELDS = [
     "code",
     "redirect_uri",
@@ -34,33 +35,6 @@ _TOKEN_FIELDS = [
     "audience",
     "assertion",
 ]
-
-
-def _form(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
-    schema = {
-        "type": "object",
-        "required": required,
-        "properties": {**properties, **_CLIENT_FIELDS},
-        "additionalProperties": False,
-    }
-    return {"required": True, "content": {FORM: {"schema": schema}}}
-
-
-def _client_endpoint(
-    summary: str, body: dict[str, Any], ok: dict[str, Any], *statuses: int
-) -> dict[str, Any]:
-    return {
-        "post": {
-            "summary": summary,
-            "security": _CLIENT_AUTH,
-            "requestBody": body,
-            "responses": {
-                "200": ok,
-                **errors("OAuthError", 400, 401, *statuses),
-                **unavailable(),
-            },
-        }
-    }
 
 
 def _userinfo() -> dict[str, Any]:
@@ -93,7 +67,7 @@ def _document(summary: str, schema: str, media_type: str = JSON) -> dict[str, An
 
 
 def protocol_paths(grant_types: list[str]) -> dict[str, Any]:
-    token_form = _form(
+    token_form = client_form(
         ["grant_type"],
         {
             "grant_type": {"enum": grant_types},
@@ -109,37 +83,37 @@ def protocol_paths(grant_types: list[str]) -> dict[str, Any]:
         },
     }
     return {
-        "/token": _client_endpoint(
+        "/token": client_endpoint(
             "Token endpoint (RFC 6749 section 3.2)",
             token_form,
             json_body(ref("TokenResponse"), "Tokens (RFC 6749 section 5.1)"),
             413,
             429,
         ),
-        "/introspect": _client_endpoint(
+        "/introspect": client_endpoint(
             "Token introspection (RFC 7662)",
-            _form(["token"], {"token": {"type": "string"}, "token_type_hint": token_hint}),
+            client_form(["token"], {"token": {"type": "string"}, "token_type_hint": token_hint}),
             introspection_ok,
             413,
             429,
         ),
-        "/revoke": _client_endpoint(
+        "/revoke": client_endpoint(
             "Token revocation (RFC 7009)",
-            _form(["token"], {"token": {"type": "string"}, "token_type_hint": token_hint}),
+            client_form(["token"], {"token": {"type": "string"}, "token_type_hint": token_hint}),
             {"description": "Revoked, or the token was unknown (RFC 7009 section 2.2)"},
             413,
             429,
         ),
-        "/device_authorization": _client_endpoint(
+        "/device_authorization": client_endpoint(
             "Device authorization (RFC 8628 section 3.1)",
-            _form([], {"scope": {"type": "string"}, "resource": {"type": "string"}}),
+            client_form([], {"scope": {"type": "string"}, "resource": {"type": "string"}}),
             json_body(ref("DeviceAuthorization"), "Codes (RFC 8628 section 3.2)"),
             413,
             429,
         ),
-        "/backchannel": _client_endpoint(
+        "/backchannel": client_endpoint(
             "Backchannel authentication (OpenID CIBA Core section 7)",
-            _form(
+            client_form(
                 ["scope"],
                 {
                     name: {"type": "string"}

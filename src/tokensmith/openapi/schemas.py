@@ -196,12 +196,22 @@ def _protocol_schemas() -> dict[str, Any]:
             ["auth_req_id", "expires_in"],
             {"auth_req_id": _STRING, "expires_in": _INTEGER, "interval": _INTEGER},
         ),
+        "PushedAuthorization": _obj(
+            ["request_uri", "expires_in"], {"request_uri": _STRING, "expires_in": _INTEGER}
+        ),
         "UserInfo": _obj(["sub"], {"sub": _STRING}),
         "Discovery": _obj(
             ["issuer", "token_endpoint", "jwks_uri"],
             {"issuer": _STRING, "token_endpoint": _STRING, "jwks_uri": _STRING},
         ),
         "JwkSet": _obj(["keys"], {"keys": {"type": "array", "items": _OBJECT}}),
+        "Health": _obj(
+            ["status"],
+            {
+                "status": {"enum": ["ok", "unavailable"]},
+                "database": {"enum": ["ok", "unreachable"]},
+            },
+        ),
     }
 
 
