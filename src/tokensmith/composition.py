@@ -141,6 +141,7 @@ def _stores(settings: Settings) -> Components:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        sqlite_synchronous=settings.sqlite_synchronous,
     )
     resources = [resource_from_config(r) for r in settings.api_resources]
     resources.append(admin_api_resource(settings))

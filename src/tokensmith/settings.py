@@ -400,6 +400,8 @@ class Settings(BaseSettings):
     """Extra connections a process may open under load; default 10."""
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     """How long a SQLite write waits for another process's write lock before answering 503."""
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    """SQLite fsync policy (WAL): NORMAL survives process crashes, FULL also power loss."""
     redis_url: str | None = Field(default=None, pattern=r"^(redis|rediss|unix)://")
     """Keep short-lived state (codes, pending requests, replay caches, counters) in Redis."""
     redis_key_prefix: str = Field(default="tokensmith", pattern=r"^[\w.:-]+$")

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+SqliteSynchronous = Literal["NORMAL", "FULL"]
 
 
 def create_engine(
@@ -15,13 +21,15 @@ def create_engine(
     pool_size: int | None = None,
     max_overflow: int | None = None,
     sqlite_busy_timeout_ms: int = 5000,
+    sqlite_synchronous: SqliteSynchronous = "NORMAL",
 ) -> AsyncEngine:
     """An async engine; SQLite gets WAL and a busy timeout so readers never block writers.
 
-    ``pool_size`` and ``max_overflow`` size the connection pool of each process
-    (PostgreSQL); None keeps SQLAlchemy's defaults (5 and 10).
+    ``pool_size`` and ``max_overflow`` size the connection pool of each process;
+    None keeps SQLAlchemy's defaults (5 and 10).
     ``sqlite_busy_timeout_ms`` is how long a SQLite write waits for another
     process's write lock before failing (and the request answering 503).
+    ``sqlite_synchronous`` is SQLite's fsync policy under WAL (docs/deployment.md).
     """
     options: dict[str, Any] = {"pool_pre_ping": database_url.startswith("postgres")}
     if pool_size is not None:
@@ -29,16 +37,49 @@ def create_engine(
     if max_overflow is not None:
         options["max_overflow"] = max_overflow
     engine = create_async_engine(database_url, **options)
-    if engine.dialect.name == "sqlite":
-        pragmas = partial(_sqlite_pragmas, busy_timeout_ms=sqlite_busy_timeout_ms)
-        event.listen(engine.sync_engine, "connect", pragmas)
-    return engine
+    if engine.dialect.name != "sqlite":
+        return engine
+    pragmas = partial(
+        _sqlite_pragmas, busy_timeout_ms=sqlite_busy_timeout_ms, synchronous=sqlite_synchronous
+    )
+    event.listen(engine.sync_engine, "connect", pragmas)
+    return SingleWriterEngine(engine.sync_engine)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_timeout_ms: int) -> None:
+class SingleWriterEngine(AsyncEngine):
+    """SQLite: this process's write transactions (``begin()``) take turns on the event loop.
+
+    SQLite has one write lock per database. Without this, the pool's connections
+    of one process queue for it inside SQLite's busy handler, which sleeps up to
+    100 ms between tries (p99 of a second under load) and fails past
+    busy_timeout. Reads (``connect()``) still run side by side under WAL.
+    """
+
+    _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
+
+    def __init__(self, sync_engine: Any) -> None:
+        super().__init__(sync_engine)
+        self._locks = weakref.WeakKeyDictionary()
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        loop = asyncio.get_running_loop()  # one lock per loop: tests and the CLI run several
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        async with lock, super().begin() as connection:
+            yield connection
+
+
+def _sqlite_pragmas(
+    dbapi_connection: Any, _record: Any, *, busy_timeout_ms: int, synchronous: SqliteSynchronous
+) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    # NORMAL under WAL: no fsync per commit, only at checkpoints. A crash of the
+    # process loses nothing; a power cut may lose the last commits. FULL: fsync each.
+    cursor.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

@@ -1,0 +1,64 @@
+"""The SQLite engine: one writer per process, the fsync policy chosen in settings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+from sqlalchemy import text
+
+from tokensmith.models.grant import GrantKind, StoredGrant
+from tokensmith.stores.sql.engine import create_engine, create_schema
+from tokensmith.stores.sql.grants import SqlGrantStore
+
+
+def record(key: str) -> StoredGrant:
+    return StoredGrant(key, GrantKind.AUTHORIZATION_CODE, "c", None, 0, 2**31)
+
+
+async def test_write_transactions_of_one_process_take_turns(tmp_path):
+    # busy_timeout 0: a second connection writing while the first holds the lock
+    # would fail at once with "database is locked" instead of waiting its turn.
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}", sqlite_busy_timeout_ms=0)
+    await create_schema(engine)
+    store = SqlGrantStore(engine)
+    first_holds_the_lock = asyncio.Event()
+    second_done = asyncio.Event()
+
+    async def first() -> None:
+        async with engine.begin() as connection:
+            await connection.execute(text("DELETE FROM grants WHERE key = 'none'"))
+            first_holds_the_lock.set()
+            # Keep the write transaction open until the second write is done, or,
+            # if it waits for this one (as it should), until it has clearly waited.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(second_done.wait(), timeout=0.5)
+
+    async def second() -> None:
+        await first_holds_the_lock.wait()
+        try:
+            await store.save(record("second"))
+        finally:
+            second_done.set()
+
+    try:
+        await asyncio.gather(first(), second())
+        assert await store.find("second", GrantKind.AUTHORIZATION_CODE) is not None
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize(("setting", "pragma"), [("NORMAL", 1), ("FULL", 2)])
+async def test_synchronous_follows_the_setting(tmp_path, setting, pragma):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 's.db'}", sqlite_synchronous=setting)
+    try:
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("PRAGMA synchronous")) == pragma
+            assert await connection.scalar(text("PRAGMA journal_mode")) == "wal"
+    finally:
+        await engine.dispose()
+
+
+def test_normal_is_the_default(make_settings):
+    assert make_settings().sqlite_synchronous == "NORMAL"
