@@ -12,28 +12,15 @@ from tokensmith.grants._steps import (
     resources_by_audience,
     verify_pkce,
 )
+from tokensmith.grants._user_grant import StoredUserGrant
 from tokensmith.models.client import Client
 from tokensmith.models.grant import GrantKind
 from tokensmith.models.requests import TokenRequest, ValidatedTokenRequest
-from tokensmith.stores.protocols import GrantStore, ResourceStore, UserStore
-from tokensmith.tokens.profile_service import ProfileService
 
 
-class AuthorizationCodeGrant:
+class AuthorizationCodeGrant(StoredUserGrant):
     grant_type: ClassVar[str] = "authorization_code"
     parameters: ClassVar[frozenset[str]] = frozenset({"code", "redirect_uri", "code_verifier"})
-
-    def __init__(
-        self,
-        grants: GrantStore,
-        users: UserStore,
-        resources: ResourceStore,
-        profile_service: ProfileService,
-    ):
-        self._grants = grants
-        self._users = users
-        self._resources = resources
-        self._profile_service = profile_service
 
     async def validate(self, request: TokenRequest, client: Client) -> ValidatedTokenRequest:
         check_client_may_use_grant(client, self.grant_type)

@@ -19,12 +19,11 @@ from tokensmith.grants._steps import (
     find_active_user,
     resources_by_audience,
 )
+from tokensmith.grants._user_grant import StoredUserGrant
 from tokensmith.interaction.device import APPROVED, DENIED
 from tokensmith.models.client import Client
 from tokensmith.models.grant import GrantKind, StoredGrant, handle_key
 from tokensmith.models.requests import TokenRequest, ValidatedTokenRequest
-from tokensmith.stores.protocols import GrantStore, ResourceStore, UserStore
-from tokensmith.tokens.profile_service import ProfileService
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 # RFC 8628 section 3.5: on slow_down "the interval MUST be increased by 5
@@ -32,21 +31,9 @@ DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 SLOW_DOWN_STEP = 5
 
 
-class DeviceCodeGrant:
+class DeviceCodeGrant(StoredUserGrant):
     grant_type: ClassVar[str] = DEVICE_CODE_GRANT
     parameters: ClassVar[frozenset[str]] = frozenset({"device_code"})
-
-    def __init__(
-        self,
-        grants: GrantStore,
-        users: UserStore,
-        resources: ResourceStore,
-        profile_service: ProfileService,
-    ):
-        self._grants = grants
-        self._users = users
-        self._resources = resources
-        self._profile_service = profile_service
 
     async def validate(self, request: TokenRequest, client: Client) -> ValidatedTokenRequest:
         check_client_may_use_grant(client, self.grant_type)
