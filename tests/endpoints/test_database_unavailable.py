@@ -87,3 +87,22 @@ def test_token_request_answers_503_when_postgresql_goes_away(make_client, postgr
         response = request_token(client)
         assert_oauth_error(response, "temporarily_unavailable", 503)
         assert response.headers["retry-after"] == "1"
+
+
+def test_connections_cut_under_the_server_are_replaced_without_a_500(make_client, postgres_url):
+    client = make_client(database_url=postgres_url, api_resources=OPAQUE_API)
+    assert request_token(client).status_code == 200
+    name = postgres_url.rsplit("/", 1)[1]
+    _in_a_thread(
+        _admin(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        )
+    )
+    # Without a ping per checkout the first use of a cut connection fails: that
+    # request answers 503 (the client may retry); the pool then starts afresh.
+    first = request_token(client)
+    if first.status_code != 200:
+        assert_oauth_error(first, "temporarily_unavailable", 503)
+    answer = request_token(client)
+    assert answer.status_code == 200, answer.text

@@ -13,6 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 SqliteSynchronous = Literal["NORMAL", "FULL"]
+POSTGRES_POOL_RECYCLE_SECONDS = 300
 
 
 def create_engine(
@@ -31,7 +32,14 @@ def create_engine(
     process's write lock before failing (and the request answering 503).
     ``sqlite_synchronous`` is SQLite's fsync policy under WAL (docs/deployment.md).
     """
-    options: dict[str, Any] = {"pool_pre_ping": database_url.startswith("postgres")}
+    options: dict[str, Any] = {}
+    if database_url.startswith("postgres"):
+        # No pool_pre_ping: it costs a SELECT 1 round trip per checkout, several per
+        # request. Connections are replaced before idle-connection killers (NAT,
+        # load balancers) usually strike; a connection cut anyway fails its one
+        # request with 503 (endpoints/_rendering.py) and SQLAlchemy then discards
+        # every pooled connection that was open at the time.
+        options["pool_recycle"] = POSTGRES_POOL_RECYCLE_SECONDS
     if pool_size is not None:
         options["pool_size"] = pool_size
     if max_overflow is not None:
