@@ -2,19 +2,52 @@
 
 ``consume`` is one conditional UPDATE ... RETURNING, so a handle is used
 exactly once even when the same value reaches several processes at once.
+
+The statements are built once, here, with bound parameters: building a
+statement per call (and SQLAlchemy working out its cache key from scratch)
+was a large share of the time per request.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tokensmith.models.grant import ConsumeOutcome, GrantKind, StoredGrant
 from tokensmith.stores.protocols import DuplicateGrant
 from tokensmith.stores.sql.tables import grants
+
+# Parameter names differ from the column names: SQLAlchemy keeps those for SET clauses.
+_KEY = bindparam("p_key", type_=grants.c.key.type)
+_KIND = bindparam("p_kind", type_=grants.c.kind.type)
+_NOW = bindparam("p_now", type_=grants.c.consumed_at.type)
+_THIS_GRANT = (grants.c.key == _KEY, grants.c.kind == _KIND)
+_UNCONSUMED = (*_THIS_GRANT, grants.c.consumed_at.is_(None))
+
+_INSERT = insert(grants)
+_DELETE = delete(grants).where(grants.c.key == _KEY)
+_FIND = select(grants).where(*_THIS_GRANT)
+_CONSUME = update(grants).where(*_UNCONSUMED).values(consumed_at=_NOW).returning(*grants.c)
+_UPDATE_DATA = (
+    update(grants).where(*_UNCONSUMED).values(data=bindparam("p_data", type_=grants.c.data.type))
+)
+_REVOKE_FAMILY = (
+    update(grants)
+    .where(
+        grants.c.family_id == bindparam("p_family", type_=grants.c.family_id.type),
+        grants.c.revoked_at.is_(None),
+    )
+    .values(revoked_at=_NOW)
+)
+_REVOKE = (
+    update(grants)
+    .where(grants.c.key == _KEY, grants.c.revoked_at.is_(None))
+    .values(revoked_at=_NOW)
+)
+_PURGE = delete(grants).where(grants.c.expires_at < _NOW)
 
 
 class SqlGrantStore:
@@ -24,27 +57,20 @@ class SqlGrantStore:
     async def save(self, grant: StoredGrant) -> None:
         try:
             async with self._engine.begin() as connection:
-                await connection.execute(insert(grants).values(**_row_from_grant(grant)))
+                await connection.execute(_INSERT, _row_from_grant(grant))
         except IntegrityError as exc:  # the primary key: the only constraint a save can break
             raise DuplicateGrant(grant.key) from exc
 
     async def replace(self, grant: StoredGrant) -> None:
         """Insert or overwrite the record with this key (consents, counters)."""
         async with self._engine.begin() as connection:
-            await connection.execute(delete(grants).where(grants.c.key == grant.key))
-            await connection.execute(insert(grants).values(**_row_from_grant(grant)))
+            await connection.execute(_DELETE, {"p_key": grant.key})
+            await connection.execute(_INSERT, _row_from_grant(grant))
 
     async def find(self, key: str, kind: GrantKind) -> StoredGrant | None:
         async with self._engine.connect() as connection:
-            row = (
-                (
-                    await connection.execute(
-                        select(grants).where(and_(grants.c.key == key, grants.c.kind == kind.value))
-                    )
-                )
-                .mappings()
-                .first()
-            )
+            result = await connection.execute(_FIND, {"p_key": key, "p_kind": kind.value})
+            row = result.mappings().first()
         return None if row is None else _grant_from_row(row)
 
     async def consume(
@@ -52,24 +78,10 @@ class SqlGrantStore:
     ) -> tuple[ConsumeOutcome, StoredGrant | None]:
         """Mark the grant used if nobody has; say whether this call was the one."""
         async with self._engine.begin() as connection:
-            row = (
-                (
-                    await connection.execute(
-                        update(grants)
-                        .where(
-                            and_(
-                                grants.c.key == key,
-                                grants.c.kind == kind.value,
-                                grants.c.consumed_at.is_(None),
-                            )
-                        )
-                        .values(consumed_at=now)
-                        .returning(*grants.c)
-                    )
-                )
-                .mappings()
-                .first()
+            result = await connection.execute(
+                _CONSUME, {"p_key": key, "p_kind": kind.value, "p_now": now}
             )
+            row = result.mappings().first()
         if row is not None:
             return ConsumeOutcome.CONSUMED, _grant_from_row(row)
         existing = await self.find(key, kind)
@@ -85,45 +97,29 @@ class SqlGrantStore:
         """
         async with self._engine.begin() as connection:
             result = await connection.execute(
-                update(grants)
-                .where(
-                    and_(
-                        grants.c.key == key,
-                        grants.c.kind == kind.value,
-                        grants.c.consumed_at.is_(None),
-                    )
-                )
-                .values(data=data)
+                _UPDATE_DATA, {"p_key": key, "p_kind": kind.value, "p_data": data}
             )
         return bool(result.rowcount)
 
     async def revoke_family(self, family_id: str, now: int) -> int:
         """Revoke every grant of a family (a refresh-token chain, a code's tokens)."""
         async with self._engine.begin() as connection:
-            result = await connection.execute(
-                update(grants)
-                .where(and_(grants.c.family_id == family_id, grants.c.revoked_at.is_(None)))
-                .values(revoked_at=now)
-            )
+            result = await connection.execute(_REVOKE_FAMILY, {"p_family": family_id, "p_now": now})
         return int(result.rowcount)
 
     async def revoke(self, key: str, now: int) -> None:
         async with self._engine.begin() as connection:
-            await connection.execute(
-                update(grants)
-                .where(and_(grants.c.key == key, grants.c.revoked_at.is_(None)))
-                .values(revoked_at=now)
-            )
+            await connection.execute(_REVOKE, {"p_key": key, "p_now": now})
 
     async def purge_expired(self, before: int) -> int:
         """Delete every grant whose expiry is before ``before``."""
         async with self._engine.begin() as connection:
-            result = await connection.execute(delete(grants).where(grants.c.expires_at < before))
+            result = await connection.execute(_PURGE, {"p_now": before})
         return int(result.rowcount)
 
     async def remove(self, key: str) -> None:
         async with self._engine.begin() as connection:
-            await connection.execute(delete(grants).where(grants.c.key == key))
+            await connection.execute(_DELETE, {"p_key": key})
 
 
 def _row_from_grant(grant: StoredGrant) -> dict[str, Any]:

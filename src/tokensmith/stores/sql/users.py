@@ -5,11 +5,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tokensmith.models.user import User
 from tokensmith.stores.sql.tables import users
+
+# Built once (grants.py says why); the token endpoint looks a user up per request.
+_BY_SUBJECT = select(users).where(users.c.subject_id == bindparam("p_value"))
+_BY_USERNAME = select(users).where(users.c.username == bindparam("p_value"))
 
 
 class SqlUserStore:
@@ -17,19 +21,16 @@ class SqlUserStore:
         self._engine = engine
 
     async def find_user_by_subject(self, subject_id: str) -> User | None:
-        return await self._find(users.c.subject_id == subject_id)
+        return await self._find(_BY_SUBJECT, subject_id)
 
     async def find_user_by_username(self, username: str) -> User | None:
-        return await self._find(users.c.username == username)
+        return await self._find(_BY_USERNAME, username)
 
     async def get_password_hash(self, username: str) -> tuple[User, str | None] | None:
         """The user and their password hash, for the UserAuthenticator only."""
         async with self._engine.connect() as connection:
-            row = (
-                (await connection.execute(select(users).where(users.c.username == username)))
-                .mappings()
-                .first()
-            )
+            result = await connection.execute(_BY_USERNAME, {"p_value": username})
+            row = result.mappings().first()
         return None if row is None else (_user_from_row(row), row["password_hash"])
 
     async def add_user(self, user: User, password_hash: str | None) -> None:
@@ -65,9 +66,9 @@ class SqlUserStore:
             result = await connection.execute(query)
             return [_user_from_row(row) for row in result.mappings()]
 
-    async def _find(self, condition: Any) -> User | None:
+    async def _find(self, query: Select[Any], value: str) -> User | None:
         async with self._engine.connect() as connection:
-            row = (await connection.execute(select(users).where(condition))).mappings().first()
+            row = (await connection.execute(query, {"p_value": value})).mappings().first()
         return None if row is None else _user_from_row(row)
 
     async def _update(self, username: str, **values: Any) -> bool:
