@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from tests.conftest import AUDIENCE, CLIENT_ID, CLIENT_SECRET, _admin, _in_a_thread
+from tests.grants.test_device_code import CONFIG as DEVICE_CONFIG
 from tests.helpers import assert_oauth_error, basic_auth
 from tests.oidc import OIDC_CONFIG, authorize_params
 
@@ -106,3 +107,13 @@ def test_connections_cut_under_the_server_are_replaced_without_a_500(make_client
         assert_oauth_error(first, "temporarily_unavailable", 503)
     answer = request_token(client)
     assert answer.status_code == 200, answer.text
+
+
+def test_unreachable_redis_answers_503_not_500(make_client):
+    # Device codes are short-lived state: with redis_url set they live in Redis only.
+    server = make_client(
+        **DEVICE_CONFIG, redis_url="redis://127.0.0.1:1/0", redis_key_prefix="ts-test-down"
+    )
+    response = server.post("/device_authorization", data={"client_id": "tv", "scope": "openid"})
+    assert_oauth_error(response, "temporarily_unavailable", 503)
+    assert response.headers["retry-after"] == "1"

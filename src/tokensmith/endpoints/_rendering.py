@@ -7,6 +7,7 @@ import socket
 from typing import Any
 
 import orjson
+from redis import exceptions as redis_errors
 from sqlalchemy import exc as db
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -68,9 +69,12 @@ def database_unavailable(exc: BaseException) -> bool:
 
     SQLite's "database is locked" and PostgreSQL's lost connections are
     OperationalError or InterfaceError; asyncpg raises the socket's own
-    ConnectionRefusedError when the server is down.
+    ConnectionRefusedError when the server is down. Redis (short-lived state,
+    when configured) raises its own ConnectionError and TimeoutError.
     """
     if isinstance(exc, ConnectionError | socket.gaierror | db.DisconnectionError | db.TimeoutError):
+        return True
+    if isinstance(exc, redis_errors.ConnectionError | redis_errors.TimeoutError):
         return True
     if not isinstance(exc, db.DBAPIError):
         return False
@@ -103,6 +107,7 @@ DATABASE_ERROR_HANDLERS: dict[Any, Any] = {
     db.SQLAlchemyError: handle_database_error,
     ConnectionError: handle_database_error,
     socket.gaierror: handle_database_error,
+    redis_errors.RedisError: handle_database_error,
 }
 """For ``create_app``'s exception handlers: answered inside the app, not re-raised."""
 
