@@ -62,3 +62,29 @@ async def test_synchronous_follows_the_setting(tmp_path, setting, pragma):
 
 def test_normal_is_the_default(make_settings):
     assert make_settings().sqlite_synchronous == "NORMAL"
+
+
+async def test_a_connection_goes_back_to_the_pool_with_no_transaction_open(tmp_path):
+    # The pool does not roll back returned connections (SQLAlchemy ends each transaction
+    # itself): a write left uncommitted must still be undone, and must not keep the
+    # write lock, or the next writer of this process would wait for busy_timeout.
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", sqlite_busy_timeout_ms=0)
+    await create_schema(engine)
+    store = SqlGrantStore(engine)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO grants (key, kind, data, created_at, expires_at)"
+                    " VALUES ('left-open', 'authorization_code', '{}', 0, 1)"
+                )
+            )  # no commit
+        with contextlib.suppress(RuntimeError):
+            async with engine.begin() as connection:
+                await connection.execute(text("DELETE FROM grants WHERE key = 'none'"))
+                raise RuntimeError("rolled back")
+        await store.save(record("next"))  # would fail with "database is locked"
+        assert await store.find("left-open", GrantKind.AUTHORIZATION_CODE) is None
+        assert await store.find("next", GrantKind.AUTHORIZATION_CODE) is not None
+    finally:
+        await engine.dispose()

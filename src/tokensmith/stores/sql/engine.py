@@ -40,6 +40,11 @@ def create_engine(
         # request with 503 (endpoints/_rendering.py) and SQLAlchemy then discards
         # every pooled connection that was open at the time.
         options["pool_recycle"] = POSTGRES_POOL_RECYCLE_SECONDS
+    else:
+        # SQLAlchemy already ends every transaction itself (begin() commits or rolls
+        # back, connect() rolls back on close); the pool's own reset would add one more
+        # ROLLBACK, which through aiosqlite is one more thread hand-off per request.
+        options["pool_reset_on_return"] = None
     if pool_size is not None:
         options["pool_size"] = pool_size
     if max_overflow is not None:
