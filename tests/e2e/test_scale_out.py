@@ -14,8 +14,9 @@ import httpx2
 import jwt
 import pytest
 from cryptography.fernet import Fernet
+from redis import Redis as SyncRedis
 
-from tests.conftest import TEST_DATABASE
+from tests.conftest import REDIS_URL, TEST_DATABASE
 from tests.e2e.conftest import RunningServer, start_server
 from tests.helpers import basic_auth
 from tests.oidc import pkce_pair
@@ -61,9 +62,8 @@ password = "correct horse battery staple"
 WEB = basic_auth("web-app", "web-secret")
 
 
-@pytest.fixture
-def two_servers(tmp_path: Path, postgres_url: str):
-    config = CONFIG.format(
+def start_two(tmp_path: Path, postgres_url: str, redis: str = "") -> list[RunningServer]:
+    config = redis + CONFIG.format(
         issuer=ISSUER,
         database_url=postgres_url,
         redirect=REDIRECT,
@@ -76,9 +76,38 @@ def two_servers(tmp_path: Path, postgres_url: str):
         workdir.mkdir()
         (workdir / "tokensmith.toml").write_text(config)
         servers.append(start_server(workdir, ["--config", str(workdir / "tokensmith.toml")]))
+    return servers
+
+
+@pytest.fixture
+def two_servers(tmp_path: Path, postgres_url: str):
+    servers = start_two(tmp_path, postgres_url)
     yield servers
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def two_servers_with_redis(tmp_path: Path, postgres_url: str, redis_key_prefix: str):
+    """The same, with codes and device codes in Redis (``redis_url``), as in production."""
+    redis = f'redis_url = "{REDIS_URL}"\nredis_key_prefix = "{redis_key_prefix}"\n'
+    servers = start_two(tmp_path, postgres_url, redis)
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def redis_grant_keys(prefix: str) -> list[bytes]:
+    client = SyncRedis.from_url(REDIS_URL)
+    try:
+        return list(client.scan_iter(f"{prefix}:grant:*"))
+    finally:
+        client.close()
+
+
+ON_BOTH_STORES = pytest.mark.parametrize(
+    "servers", ["two_servers", "two_servers_with_redis"], ids=["postgresql", "postgresql+redis"]
+)
 
 
 def hidden(html: str) -> dict[str, str]:
@@ -169,8 +198,12 @@ def test_a_code_from_one_process_is_redeemed_at_the_other(two_servers):
     )
 
 
-def test_fifty_concurrent_redemptions_of_one_code_succeed_once(two_servers):
+@ON_BOTH_STORES
+def test_fifty_concurrent_redemptions_of_one_code_succeed_once(request, servers):
+    two_servers = request.getfixturevalue(servers)
     code, verifier = code_from(two_servers[0])
+    if servers == "two_servers_with_redis":  # the code really is in Redis, not the database
+        assert redis_grant_keys(request.getfixturevalue("redis_key_prefix"))
     calls = [lambda s=two_servers[i % 2]: redeem(s, code, verifier) for i in range(50)]
     wins, errors = outcomes(race(calls))
     assert wins == 1
@@ -187,7 +220,9 @@ def test_fifty_concurrent_refreshes_of_one_token_succeed_once(two_servers):
     assert errors == {"invalid_grant"}
 
 
-def test_fifty_concurrent_polls_of_one_approved_device_code_succeed_once(two_servers):
+@ON_BOTH_STORES
+def test_fifty_concurrent_polls_of_one_approved_device_code_succeed_once(request, servers):
+    two_servers = request.getfixturevalue(servers)
     a, _ = two_servers
     started = httpx2.post(
         f"{a.base_url}/device_authorization", data={"client_id": "tv", "scope": "openid api:read"}

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tokensmith.models.grant import ConsumeOutcome, GrantKind, StoredGrant
 from tokensmith.stores.protocols import DuplicateGrant
+from tokensmith.stores.sql.group_commit import GroupCommit
 from tokensmith.stores.sql.tables import grants
 
 # Parameter names differ from the column names: SQLAlchemy keeps those for SET clauses.
@@ -53,11 +54,12 @@ _PURGE = delete(grants).where(grants.c.expires_at < _NOW)
 class SqlGrantStore:
     def __init__(self, engine: AsyncEngine):
         self._engine = engine
+        self._inserts = GroupCommit(engine, _INSERT)
 
     async def save(self, grant: StoredGrant) -> None:
+        """Insert ``grant``; concurrent saves share a transaction (``group_commit``)."""
         try:
-            async with self._engine.begin() as connection:
-                await connection.execute(_INSERT, _row_from_grant(grant))
+            await self._inserts.insert(_row_from_grant(grant))
         except IntegrityError as exc:  # the primary key: the only constraint a save can break
             raise DuplicateGrant(grant.key) from exc
 

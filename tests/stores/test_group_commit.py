@@ -1,0 +1,101 @@
+"""Group commit: concurrent saves share transactions, and each caller gets its own outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+from sqlalchemy import event, func, select
+
+from tokensmith.models.grant import GrantKind, StoredGrant
+from tokensmith.stores.protocols import DuplicateGrant
+from tokensmith.stores.sql.engine import create_engine, create_schema
+from tokensmith.stores.sql.grants import SqlGrantStore
+from tokensmith.stores.sql.tables import grants
+
+
+def record(key: str) -> StoredGrant:
+    return StoredGrant(key, GrantKind.ACCESS_TOKEN, "c", None, 0, 2**31 - 1, data={"n": key})
+
+
+def count_commits(engine) -> list[int]:
+    commits: list[int] = []
+    event.listen(engine.sync_engine, "commit", lambda _connection: commits.append(1))
+    return commits
+
+
+async def stored_keys(engine) -> set[str]:
+    async with engine.connect() as connection:
+        return set((await connection.execute(select(grants.c.key))).scalars())
+
+
+async def test_concurrent_saves_are_all_committed_in_fewer_transactions(engine):
+    store = SqlGrantStore(engine)
+    commits = count_commits(engine)
+    keys = [f"k{i}" for i in range(100)]
+    await asyncio.gather(*(store.save(record(key)) for key in keys))
+    assert await stored_keys(engine) == set(keys)
+    assert 1 <= len(commits) < len(keys)
+    found = await store.find("k42", GrantKind.ACCESS_TOKEN)
+    assert found is not None and found.data == {"n": "k42"}
+
+
+async def test_a_duplicate_in_a_batch_fails_only_its_own_save(engine):
+    store = SqlGrantStore(engine)
+    await store.save(record("taken"))
+    keys = ["a", "b", "taken", "c", "d"]
+    outcomes = await asyncio.gather(
+        *(store.save(record(key)) for key in keys), return_exceptions=True
+    )
+    assert [type(outcome) for outcome in outcomes] == [
+        type(None),
+        type(None),
+        DuplicateGrant,
+        type(None),
+        type(None),
+    ]
+    assert await stored_keys(engine) == {"a", "b", "c", "d", "taken"}
+
+
+async def test_the_same_key_twice_at_once_is_saved_once(engine):
+    store = SqlGrantStore(engine)
+    outcomes = await asyncio.gather(
+        store.save(record("twice")), store.save(record("twice")), return_exceptions=True
+    )
+    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["DuplicateGrant", "NoneType"]
+    async with engine.connect() as connection:
+        count = (await connection.execute(select(func.count()).select_from(grants))).scalar()
+    assert count == 1
+
+
+async def test_a_busy_database_fails_every_waiting_save_and_none_hangs(tmp_path):
+    path = tmp_path / "busy.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}", sqlite_busy_timeout_ms=0)
+    await create_schema(engine)
+    store = SqlGrantStore(engine)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        saves = [store.save(record(f"busy{i}")) for i in range(10)]
+        outcomes = await asyncio.wait_for(asyncio.gather(*saves, return_exceptions=True), 10)
+        assert all(isinstance(outcome, Exception) for outcome in outcomes)
+        assert "locked" in str(outcomes[0])
+        other.execute("ROLLBACK")
+        await store.save(record("later"))  # the queue is not stuck
+        assert await stored_keys(engine) == {"later"}
+    finally:
+        other.close()
+        await engine.dispose()
+
+
+async def test_a_cancelled_save_does_not_disturb_the_others(engine):
+    store = SqlGrantStore(engine)
+    first = asyncio.ensure_future(store.save(record("gone")))
+    rest = [asyncio.ensure_future(store.save(record(f"r{i}"))) for i in range(5)]
+    await asyncio.sleep(0)
+    first.cancel()
+    await asyncio.gather(*rest)
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert {f"r{i}" for i in range(5)} <= await stored_keys(engine)
