@@ -24,7 +24,10 @@ from pathlib import Path
 STAGES: list[tuple[str, re.Pattern[str]]] = [
     (stage, re.compile(pattern))
     for stage, pattern in [
-        ("ES256 signing (joserfc + cryptography)", r"joserfc/|cryptography/"),
+        (
+            "ES256 signing (joserfc + cryptography)",
+            r"joserfc/|cryptography/|tokensmith/keys/compact_signing",
+        ),
         ("JSON (orjson / json)", r"orjson|/json/|json_response|_rendering\.py"),
         ("logging and audit", r"/logging/|tokensmith/audit\.py"),
         ("metrics (prometheus_client)", r"prometheus_client/|tokensmith/metrics\.py"),
