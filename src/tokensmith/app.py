@@ -60,7 +60,6 @@ from tokensmith.routing import ExactPathRouter
 from tokensmith.services import Services
 from tokensmith.settings import Settings
 from tokensmith.tokens.validation import AccessTokenValidator
-from tokensmith.trust import TrustedIssuers
 
 CONFIG_FILE_VARIABLE = "TOKENSMITH_CONFIG_FILE"
 """Where worker processes find the config file that ``tokensmith serve --workers`` read."""
@@ -195,7 +194,7 @@ def _routes(settings: Settings, components: dict[str, Any]) -> list[Route]:
             keys,
             components["users"],
             components["profile_service"],
-            TrustedIssuers.from_settings(settings),
+            components["trusted_issuers"],
         ),
         components["backchannel_requests"],
         components["backchannel_user_notifier"],

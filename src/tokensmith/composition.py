@@ -47,6 +47,7 @@ from tokensmith.stores.sql.users import SqlUserStore
 from tokensmith.tokens.custom_claims import CustomClaimsService
 from tokensmith.tokens.formats.jwt import JwtAccessTokenFormat
 from tokensmith.tokens.formats.opaque import OpaqueAccessTokenFormat
+from tokensmith.trust import TrustedIssuers
 from tokensmith.users.passwords import configure_password_hashing
 from tokensmith.users.throttle import LoginThrottle
 
@@ -168,6 +169,9 @@ def _stores(settings: Settings) -> Components:
         "redis": redis,
         "users": SqlUserStore(engine),
         "claim_scripts": SqlClaimScriptStore(engine),
+        # Whose JWTs are accepted (JWT bearer, token exchange, CIBA login_hint_token):
+        # their key sets are parsed once and shared.
+        "trusted_issuers": TrustedIssuers.from_settings(settings),
         "login_throttle": LoginThrottle(
             grants, settings.login_max_failures, settings.login_lockout_seconds
         ),

@@ -39,13 +39,13 @@ class UserHints:
         keys: KeyManager,
         users: UserStore,
         profile_service: ProfileService,
-        trusted: TrustedIssuers | None = None,
+        trusted: TrustedIssuers,
     ):
         self._issuer = issuer
         self._keys = keys
         self._users = users
         self._profile_service = profile_service
-        self._trusted = trusted if trusted is not None else TrustedIssuers((), ())
+        self._trusted = trusted
 
     async def find_user(self, form: FormData, client: Client) -> User:
         """The active user the one hint names; raises invalid_request or unknown_user_id."""

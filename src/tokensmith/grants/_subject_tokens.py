@@ -28,7 +28,6 @@ from tokensmith.errors import InvalidRequest, InvalidToken, printable
 from tokensmith.keys.manager import KeyManager
 from tokensmith.models.client import Client
 from tokensmith.models.grant import GrantKind, handle_key
-from tokensmith.settings import Settings
 from tokensmith.stores.protocols import GrantStore
 from tokensmith.tokens.creation import ACCESS_TOKEN_JWT_TYPE
 from tokensmith.tokens.formats.opaque import OpaqueAccessTokenFormat
@@ -151,16 +150,17 @@ def act_claim(subject: PresentedToken, actor: PresentedToken | None) -> Claims:
 class PresentedTokenReader:
     def __init__(
         self,
-        settings: Settings,
+        issuer: str,
         keys: KeyManager,
         grants: GrantStore,
         opaque_tokens: OpaqueAccessTokenFormat,
+        trusted: TrustedIssuers,
     ):
-        self._issuer = settings.issuer_url
+        self._issuer = issuer
         self._keys = keys
         self._grants = grants
-        self._access_tokens = AccessTokenValidator(self._issuer, keys, opaque_tokens)
-        self._trusted = TrustedIssuers.from_settings(settings)
+        self._access_tokens = AccessTokenValidator(issuer, keys, opaque_tokens)
+        self._trusted = trusted
 
     async def read(
         self, value: str, kind: str, client: Client, parameter: str, dpop_jkt: str | None

@@ -22,7 +22,6 @@ from tokensmith.grants._steps import (
 )
 from tokensmith.models.client import Client
 from tokensmith.models.requests import TokenRequest, ValidatedTokenRequest
-from tokensmith.settings import Settings
 from tokensmith.stores.protocols import GrantStore, ResourceStore, UserStore
 from tokensmith.tokens.profile_service import ProfileService
 from tokensmith.trust import LEEWAY_SECONDS, TrustedIssuers, UntrustedToken
@@ -37,13 +36,13 @@ class JwtBearerGrant:
 
     def __init__(
         self,
-        settings: Settings,
+        trusted_issuers: TrustedIssuers,
         grants: GrantStore,
         users: UserStore,
         resources: ResourceStore,
         profile_service: ProfileService,
     ):
-        self._trusted = TrustedIssuers.from_settings(settings)
+        self._trusted = trusted_issuers
         self._grants = grants
         self._users = users
         self._resources = resources

@@ -42,6 +42,7 @@ from tokensmith.settings import Settings
 from tokensmith.stores.protocols import GrantStore, ResourceStore, UserStore
 from tokensmith.tokens.formats.opaque import OpaqueAccessTokenFormat
 from tokensmith.tokens.profile_service import ProfileService
+from tokensmith.trust import TrustedIssuers
 
 
 class TokenExchangeGrant:
@@ -57,11 +58,14 @@ class TokenExchangeGrant:
         keys: KeyManager,
         grants: GrantStore,
         opaque_tokens: OpaqueAccessTokenFormat,
+        trusted_issuers: TrustedIssuers,
         users: UserStore,
         resources: ResourceStore,
         profile_service: ProfileService,
     ):
-        self._tokens = PresentedTokenReader(settings, keys, grants, opaque_tokens)
+        self._tokens = PresentedTokenReader(
+            settings.issuer_url, keys, grants, opaque_tokens, trusted_issuers
+        )
         self._users = users
         self._resources = resources
         self._profile_service = profile_service
