@@ -1,4 +1,4 @@
-"""Fixed-window counters: counts, windows, Retry-After, bounded memory, Redis and SQL sharing."""
+"""Fixed-window counters: counts, windows, Retry-After, sharing through Redis and SQL."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from tests.conftest import REDIS_URL, delete_redis_keys
-from tokensmith.ratelimit.counters import MemoryCounter, RedisCounter, SqlCounter, counter_key
+from tokensmith.ratelimit.counters import RedisCounter, SqlCounter, counter_key
 from tokensmith.ratelimit.rates import Rate
-from tokensmith.stores.sql.engine import create_engine
+from tokensmith.stores.sql.engine import create_engine, create_schema
 from tokensmith.stores.sql.rate_limits import SqlRateLimitStore
 from tokensmith.stores.sql.tables import rate_limit_counters
 
@@ -29,16 +29,25 @@ class Clock:
         return self.now
 
 
-async def test_counts_each_key_separately_within_a_window():
-    counter = MemoryCounter(Rate(3, 60), clock=Clock(WINDOW_START + 1))
-    counts = [(await counter.hit("a")).count for _ in range(4)]
-    assert counts == [1, 2, 3, 4]
+@pytest.fixture
+async def counts(tmp_path):
+    """A database's counters (SQLite: the window arithmetic is the counter's, not the store's)."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'counts.db'}")
+    await create_schema(engine)
+    yield SqlRateLimitStore(engine)
+    await engine.dispose()
+
+
+async def test_counts_each_key_separately_within_a_window(counts):
+    counter = SqlCounter(Rate(3, 60), counts, "rl", clock=Clock(WINDOW_START + 1))
+    hits = [(await counter.hit("a")).count for _ in range(4)]
+    assert hits == [1, 2, 3, 4]
     assert (await counter.hit("b")).count == 1
 
 
-async def test_the_count_starts_over_in_the_next_window():
+async def test_the_count_starts_over_in_the_next_window(counts):
     clock = Clock(WINDOW_START + 59.9)
-    counter = MemoryCounter(Rate(3, 60), clock=clock)
+    counter = SqlCounter(Rate(3, 60), counts, "rl", clock=clock)
     for _ in range(5):
         await counter.hit("a")
     clock.now = WINDOW_START + 60.0
@@ -49,18 +58,9 @@ async def test_the_count_starts_over_in_the_next_window():
     ("offset", "retry_after"),
     [(0.0, 60), (0.2, 60), (30.0, 30), (59.1, 1), (59.99, 1)],
 )
-async def test_retry_after_is_the_whole_seconds_left_in_the_window(offset, retry_after):
-    counter = MemoryCounter(Rate(1, 60), clock=Clock(WINDOW_START + offset))
+async def test_retry_after_is_the_whole_seconds_left_in_the_window(counts, offset, retry_after):
+    counter = SqlCounter(Rate(1, 60), counts, "rl", clock=Clock(WINDOW_START + offset))
     assert (await counter.hit("a")).retry_after == retry_after
-
-
-async def test_keys_past_the_cap_share_one_overflow_count():
-    counter = MemoryCounter(Rate(3, 60), clock=Clock(WINDOW_START), max_keys=2)
-    await counter.hit("a")
-    await counter.hit("b")
-    assert (await counter.hit("c")).count == 1
-    assert (await counter.hit("d")).count == 2  # c and d are counted together
-    assert (await counter.hit("a")).count == 2  # known keys keep their own count
 
 
 def test_long_keys_are_counted_by_their_hash():

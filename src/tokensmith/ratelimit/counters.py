@@ -1,10 +1,10 @@
-"""Fixed-window request counters: in this process, or shared through Redis or the database.
+"""Fixed-window request counters, shared by every process through Redis or the database.
 
 A window is ``rate.seconds`` long and aligned to the Unix epoch, so every
 process (and Redis) agrees on where windows start without talking to each
 other. Fixed windows can let through up to twice the limit across a window
 boundary; for guessing limits (dozens a minute) that is immaterial, and it
-keeps a check to one dict update or one Redis round trip.
+keeps a check to one Redis round trip or one database upsert.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from tokensmith.ratelimit.rates import Rate
 
 __all__ = [
     "Hit",
-    "MemoryCounter",
     "RedisCounter",
     "SqlCounter",
     "SqlCounts",
@@ -37,9 +36,6 @@ logger = logging.getLogger(__name__)
 
 MAX_KEY_CHARS = 200
 """Longer keys (a client_id is whatever the request says) are counted by their hash."""
-MAX_KEYS_PER_WINDOW = 100_000
-"""Past this many distinct keys in one window, new keys share one overflow count."""
-OVERFLOW_KEY = "\x00overflow"
 
 Clock = Callable[[], float]
 """Seconds since the epoch; ``time.time`` except where a test steps through windows."""
@@ -86,34 +82,6 @@ class _OutageLog:
         if now - self._last_warning >= 60:
             self._last_warning = now
             logger.warning("rate limit counter unavailable, letting requests through: %s", exc)
-
-
-class MemoryCounter:
-    """Counts in this process; starts a fresh dict each window, so memory stays bounded.
-
-    Not thread-safe on purpose: an ASGI app runs its handlers on one event
-    loop, and a lock would cost more than the count.
-    """
-
-    def __init__(
-        self, rate: Rate, *, clock: Clock = time.time, max_keys: int = MAX_KEYS_PER_WINDOW
-    ) -> None:
-        self.rate = rate
-        self._clock = clock
-        self._max_keys = max_keys
-        self._window_number = -1
-        self._counts: dict[str, int] = {}
-
-    async def hit(self, key: str) -> Hit:
-        number, retry_after = _window(self.rate, self._clock())
-        if number != self._window_number:
-            self._window_number, self._counts = number, {}
-        counts = self._counts
-        if key not in counts and len(counts) >= self._max_keys:
-            key = OVERFLOW_KEY
-        count = counts.get(key, 0) + 1
-        counts[key] = count
-        return Hit(count, retry_after)
 
 
 class RedisCounter:
