@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -11,6 +10,8 @@ from typing import Any, Literal
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from tokensmith.stores.sql._per_loop import PerLoop
 
 SqliteSynchronous = Literal["NORMAL", "FULL"]
 POSTGRES_POOL_RECYCLE_SECONDS = 300
@@ -68,19 +69,15 @@ class SingleWriterEngine(AsyncEngine):
     busy_timeout. Reads (``connect()``) still run side by side under WAL.
     """
 
-    _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
+    _write_lock: PerLoop[asyncio.Lock]
 
     def __init__(self, sync_engine: Any) -> None:
         super().__init__(sync_engine)
-        self._locks = weakref.WeakKeyDictionary()
+        self._write_lock = PerLoop(asyncio.Lock)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
-        loop = asyncio.get_running_loop()  # one lock per loop: tests and the CLI run several
-        lock = self._locks.get(loop)
-        if lock is None:
-            lock = self._locks[loop] = asyncio.Lock()
-        async with lock, super().begin() as connection:
+        async with self._write_lock.get(), super().begin() as connection:
             yield connection
 
 

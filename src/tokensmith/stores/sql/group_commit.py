@@ -17,13 +17,14 @@ written again one by one to find whose it was.
 from __future__ import annotations
 
 import asyncio
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
+
+from tokensmith.stores.sql._per_loop import PerLoop
 
 __all__ = ["GroupCommit"]
 
@@ -45,17 +46,12 @@ class GroupCommit:
     def __init__(self, engine: AsyncEngine, statement: Executable) -> None:
         self._engine = engine
         self._statement = statement
-        # Futures belong to one loop; tests and the CLI run several loops over one store.
-        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._queues = PerLoop(_Queue)  # its futures and task belong to one loop
 
     async def insert(self, row: Row) -> None:
         """Insert ``row``; returns once it is committed, raises what inserting it raised."""
         loop = asyncio.get_running_loop()
-        queue = self._queues.get(loop)
-        if queue is None:
-            queue = self._queues[loop] = _Queue()
+        queue = self._queues.get()
         done: asyncio.Future[None] = loop.create_future()
         queue.rows.append((row, done))
         if queue.writer is None:
