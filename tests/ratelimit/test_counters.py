@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
 
 import pytest
@@ -146,12 +147,21 @@ async def test_a_new_window_deletes_the_rows_of_ended_ones(engine):
 
 
 async def test_database_down_lets_requests_through_and_logs_a_warning(tmp_path, caplog):
-    missing = create_engine(f"sqlite+aiosqlite:///{tmp_path}/no-such-folder/db.sqlite")
-    counter = SqlCounter(Rate(1, 60), SqlRateLimitStore(missing), "rl")
+    # Another process holds SQLite's write lock and this one may not wait: every count fails.
+    # (Not a database that cannot be opened: aiosqlite then leaves a stop message for its
+    # thread that may arrive after the test's event loop has closed.)
+    path = tmp_path / "busy.db"
+    busy = create_engine(f"sqlite+aiosqlite:///{path}", sqlite_busy_timeout_ms=0)
+    await create_schema(busy)
+    counter = SqlCounter(Rate(1, 60), SqlRateLimitStore(busy), "rl")
+    other = sqlite3.connect(path, isolation_level=None)
     try:
+        other.execute("BEGIN IMMEDIATE")
         hits = [await counter.hit("web-app") for _ in range(3)]
+        other.execute("ROLLBACK")
     finally:
-        await missing.dispose()
+        other.close()
+        await busy.dispose()
     assert all(hit.count == 0 for hit in hits)
     warnings = [r for r in caplog.records if "rate limit counter unavailable" in r.getMessage()]
     assert len(warnings) == 1
