@@ -1,7 +1,9 @@
 """SqlGrantStore: codes, refresh tokens, sessions and the rest, keyed by handle hash.
 
-``consume`` is one conditional UPDATE ... RETURNING, so a handle is used
+``consume`` is a conditional UPDATE ... RETURNING, so a handle is used
 exactly once even when the same value reaches several processes at once.
+Saves, finds and consumes that arrive together share a round trip
+(``batching.py``); every caller still gets the outcome of its own handle.
 
 The statements are built once, here, with bound parameters: building a
 statement per call (and SQLAlchemy working out its cache key from scratch)
@@ -10,15 +12,18 @@ was a large share of the time per request.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import RowMapping, bindparam, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tokensmith.models.grant import ConsumeOutcome, GrantKind, StoredGrant
 from tokensmith.stores.protocols import DuplicateGrant
+from tokensmith.stores.sql.batching import Batcher
 from tokensmith.stores.sql.group_commit import GroupCommit
+from tokensmith.stores.sql.lookups import KeyedLookup
 from tokensmith.stores.sql.tables import grants
 
 # Parameter names differ from the column names: SQLAlchemy keeps those for SET clauses.
@@ -30,8 +35,17 @@ _UNCONSUMED = (*_THIS_GRANT, grants.c.consumed_at.is_(None))
 
 _INSERT = insert(grants)
 _DELETE = delete(grants).where(grants.c.key == _KEY)
-_FIND = select(grants).where(*_THIS_GRANT)
-_CONSUME = update(grants).where(*_UNCONSUMED).values(consumed_at=_NOW).returning(*grants.c)
+# One kind and one time per statement; a batch of consumes sends one per (kind, now).
+_CONSUME_MANY = (
+    update(grants)
+    .where(
+        grants.c.key.in_(bindparam("p_keys", expanding=True)),
+        grants.c.kind == _KIND,
+        grants.c.consumed_at.is_(None),
+    )
+    .values(consumed_at=_NOW)
+    .returning(*grants.c)
+)
 _UPDATE_DATA = (
     update(grants).where(*_UNCONSUMED).values(data=bindparam("p_data", type_=grants.c.data.type))
 )
@@ -51,10 +65,18 @@ _REVOKE = (
 _PURGE = delete(grants).where(grants.c.expires_at < _NOW)
 
 
+_Consume = tuple[str, GrantKind, int]
+_Consumed = tuple[ConsumeOutcome, StoredGrant | None]
+
+
 class SqlGrantStore:
     def __init__(self, engine: AsyncEngine):
         self._engine = engine
         self._inserts = GroupCommit(engine, _INSERT)
+        self._lookup = KeyedLookup(engine, grants, grants.c.key)
+        self._consumes: Batcher[_Consume, _Consumed] = Batcher(
+            self._consume_batch, name="tokensmith-group-consume"
+        )
 
     async def save(self, grant: StoredGrant) -> None:
         """Insert ``grant``; concurrent saves share a transaction (``group_commit``)."""
@@ -70,26 +92,47 @@ class SqlGrantStore:
             await connection.execute(_INSERT, _row_from_grant(grant))
 
     async def find(self, key: str, kind: GrantKind) -> StoredGrant | None:
-        async with self._engine.connect() as connection:
-            result = await connection.execute(_FIND, {"p_key": key, "p_kind": kind.value})
-            row = result.mappings().first()
-        return None if row is None else _grant_from_row(row)
+        row = await self._lookup.find(key)
+        return None if row is None or row["kind"] != kind.value else _grant_from_row(row)
 
-    async def consume(
-        self, key: str, kind: GrantKind, now: int
-    ) -> tuple[ConsumeOutcome, StoredGrant | None]:
+    async def consume(self, key: str, kind: GrantKind, now: int) -> _Consumed:
         """Mark the grant used if nobody has; say whether this call was the one."""
+        return await self._consumes.submit((key, kind, now))
+
+    async def _consume_batch(self, batch: Sequence[_Consume]) -> list[_Consumed]:
+        """One transaction: an UPDATE per (kind, now), then a look at the handles it missed.
+
+        On PostgreSQL the UPDATE locks its rows in index order, so two
+        processes' batches over the same handles wait for each other rather
+        than deadlock; the loser sees the rows consumed.
+        """
+        keys_by_statement: dict[tuple[GrantKind, int], set[str]] = {}
+        for key, kind, now in batch:
+            keys_by_statement.setdefault((kind, now), set()).add(key)
+        consumed: dict[tuple[str, GrantKind], RowMapping] = {}
         async with self._engine.begin() as connection:
-            result = await connection.execute(
-                _CONSUME, {"p_key": key, "p_kind": kind.value, "p_now": now}
-            )
-            row = result.mappings().first()
-        if row is not None:
-            return ConsumeOutcome.CONSUMED, _grant_from_row(row)
-        existing = await self.find(key, kind)
-        if existing is None:
-            return ConsumeOutcome.MISSING, None
-        return ConsumeOutcome.ALREADY_CONSUMED, existing
+            for (kind, now), keys in keys_by_statement.items():
+                result = await connection.execute(
+                    _CONSUME_MANY, {"p_keys": sorted(keys), "p_kind": kind.value, "p_now": now}
+                )
+                consumed.update(((row["key"], kind), row) for row in result.mappings())
+            missed = [key for key, kind, _ in batch if (key, kind) not in consumed]
+            existing = await self._lookup.find_in(connection, missed) if missed else {}
+        outcomes: list[_Consumed] = []
+        claimed: set[tuple[str, GrantKind]] = set()
+        for key, kind, _ in batch:
+            row = consumed.get((key, kind))
+            if row is not None and (key, kind) not in claimed:
+                claimed.add((key, kind))  # the first caller with this handle is the one
+                outcomes.append((ConsumeOutcome.CONSUMED, _grant_from_row(row)))
+                continue
+            if row is None and (row := existing.get(key)) is not None and row["kind"] != kind.value:
+                row = None  # another kind of grant under this handle is not this one
+            if row is None:
+                outcomes.append((ConsumeOutcome.MISSING, None))
+            else:
+                outcomes.append((ConsumeOutcome.ALREADY_CONSUMED, _grant_from_row(row)))
+        return outcomes
 
     async def update_data(self, key: str, kind: GrantKind, data: dict[str, Any]) -> bool:
         """Replace the data of a grant nobody has consumed yet; False if it was consumed.

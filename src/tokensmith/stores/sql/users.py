@@ -9,19 +9,22 @@ from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tokensmith.models.user import User
+from tokensmith.stores.sql.lookups import KeyedLookup
 from tokensmith.stores.sql.tables import users
 
 # Built once (grants.py says why); the token endpoint looks a user up per request.
-_BY_SUBJECT = select(users).where(users.c.subject_id == bindparam("p_value"))
 _BY_USERNAME = select(users).where(users.c.username == bindparam("p_value"))
 
 
 class SqlUserStore:
     def __init__(self, engine: AsyncEngine):
         self._engine = engine
+        # Refresh and code redemption read their user per request: batched.
+        self._by_subject = KeyedLookup(engine, users, users.c.subject_id)
 
     async def find_user_by_subject(self, subject_id: str) -> User | None:
-        return await self._find(_BY_SUBJECT, subject_id)
+        row = await self._by_subject.find(subject_id)
+        return None if row is None else _user_from_row(row)
 
     async def find_user_by_username(self, username: str) -> User | None:
         return await self._find(_BY_USERNAME, username)
