@@ -8,6 +8,7 @@ from sqlalchemy import event
 
 from tokensmith.models.grant import ConsumeOutcome, GrantKind, StoredGrant
 from tokensmith.models.user import User
+from tokensmith.stores.sql.engine import sync_engines
 from tokensmith.stores.sql.grants import SqlGrantStore
 from tokensmith.stores.sql.users import SqlUserStore
 
@@ -23,7 +24,8 @@ def count_statements(engine, prefix: str) -> list[str]:
         if statement.lstrip().upper().startswith(prefix):
             seen.append(statement)
 
-    event.listen(engine.sync_engine, "before_cursor_execute", before)
+    for sync_engine in sync_engines(engine):
+        event.listen(sync_engine, "before_cursor_execute", before)
     return seen
 
 
@@ -115,3 +117,49 @@ async def test_concurrent_user_lookups_each_get_their_own_user(engine):
         *(users.find_user_by_subject(s) for s in ("sub-bob", "nobody", "sub-ann", "sub-cy"))
     )
     assert [user.username if user else None for user in found] == ["bob", None, "ann", "cy"]
+
+
+async def test_sqlite_thread_writes_wait_for_the_process_s_other_writes(tmp_path):
+    """The one-hand-off path and the async engine share the write lock: no busy errors."""
+    from sqlalchemy import insert
+
+    from tokensmith.stores.sql.engine import create_engine, create_schema
+    from tokensmith.stores.sql.tables import grants
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'lock.db'}", sqlite_busy_timeout_ms=0)
+    await create_schema(engine)
+    store = SqlGrantStore(engine)
+    holding = asyncio.Event()
+
+    async def slow_async_write() -> None:
+        async with engine.begin() as connection:
+            await connection.execute(insert(grants), _row("async-row"))
+            holding.set()
+            await asyncio.sleep(0.2)  # the write lock is held across this
+
+    try:
+        writer = asyncio.create_task(slow_async_write())
+        await holding.wait()
+        await store.save(record("thread-row"))  # would fail "database is locked" without the lock
+        await writer
+        assert await store.find("async-row", GrantKind.REFRESH_TOKEN) is not None
+        assert await store.find("thread-row", GrantKind.REFRESH_TOKEN) is not None
+    finally:
+        await engine.dispose()
+
+
+def _row(key: str) -> dict:
+    grant = record(key)
+    return {
+        "key": grant.key,
+        "kind": grant.kind.value,
+        "client_id": grant.client_id,
+        "subject_id": grant.subject_id,
+        "family_id": None,
+        "session_id": None,
+        "data": grant.data,
+        "created_at": grant.created_at,
+        "expires_at": grant.expires_at,
+        "consumed_at": None,
+        "revoked_at": None,
+    }

@@ -10,7 +10,7 @@ from sqlalchemy import event, func, select
 
 from tokensmith.models.grant import GrantKind, StoredGrant
 from tokensmith.stores.protocols import DuplicateGrant
-from tokensmith.stores.sql.engine import create_engine, create_schema
+from tokensmith.stores.sql.engine import create_engine, create_schema, sync_engines
 from tokensmith.stores.sql.grants import SqlGrantStore
 from tokensmith.stores.sql.tables import grants
 
@@ -21,7 +21,8 @@ def record(key: str) -> StoredGrant:
 
 def count_commits(engine) -> list[int]:
     commits: list[int] = []
-    event.listen(engine.sync_engine, "commit", lambda _connection: commits.append(1))
+    for sync_engine in sync_engines(engine):
+        event.listen(sync_engine, "commit", lambda _connection: commits.append(1))
     return commits
 
 

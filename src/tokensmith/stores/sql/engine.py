@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Connection, Engine, event, make_url
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from tokensmith.stores.sql._per_loop import PerLoop
 
 SqliteSynchronous = Literal["NORMAL", "FULL"]
 POSTGRES_POOL_RECYCLE_SECONDS = 300
+SQLITE_READ_THREADS = 2
+"""Threads reading SQLite for batched lookups; WAL lets them read while one writes."""
+
+T = TypeVar("T")
 
 
 def create_engine(
@@ -57,7 +63,17 @@ def create_engine(
         _sqlite_pragmas, busy_timeout_ms=sqlite_busy_timeout_ms, synchronous=sqlite_synchronous
     )
     event.listen(engine.sync_engine, "connect", pragmas)
-    return SingleWriterEngine(engine.sync_engine)
+    url = make_url(database_url)
+    if url.database in (None, "", ":memory:"):  # another connection would see another database
+        return SingleWriterEngine(engine.sync_engine, None)
+    # The same file through the standard library's driver, for work done in one hand-off.
+    threaded = create_sync_engine(
+        url.set(drivername="sqlite+pysqlite"),
+        pool_size=SQLITE_READ_THREADS + 1,
+        pool_reset_on_return=None,
+    )
+    event.listen(threaded, "connect", pragmas)
+    return SingleWriterEngine(engine.sync_engine, threaded)
 
 
 class SingleWriterEngine(AsyncEngine):
@@ -71,14 +87,83 @@ class SingleWriterEngine(AsyncEngine):
 
     _write_lock: PerLoop[asyncio.Lock]
 
-    def __init__(self, sync_engine: Any) -> None:
+    def __init__(self, sync_engine: Any, threaded: Engine | None) -> None:
         super().__init__(sync_engine)
         self._write_lock = PerLoop(asyncio.Lock)
+        self._threaded = threaded
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="tokensmith-sqlite-write")
+        self._readers = ThreadPoolExecutor(
+            SQLITE_READ_THREADS, thread_name_prefix="tokensmith-sqlite-read"
+        )
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         async with self._write_lock.get(), super().begin() as connection:
             yield connection
+
+    @property
+    def thread_engine(self) -> Engine | None:
+        """The synchronous engine behind ``run_in_transaction`` and ``run_read`` (if any)."""
+        return self._threaded
+
+    async def run_in_transaction(self, work: Callable[[Connection], T]) -> T:
+        """``work`` in one write transaction, run on a thread in one hand-off.
+
+        Through aiosqlite each statement, fetch, commit and close is a hand-off
+        between the event loop and the connection's thread; here the whole
+        transaction is one, which is most of the cost of a small transaction.
+        """
+        if self._threaded is None:
+            async with self.begin() as connection:
+                return await connection.run_sync(work)
+        async with self._write_lock.get():
+            return await asyncio.get_running_loop().run_in_executor(
+                self._writer, _in_transaction, self._threaded, work
+            )
+
+    async def run_read(self, work: Callable[[Connection], T]) -> T:
+        """``work`` on a connection of its own, run on a thread in one hand-off."""
+        if self._threaded is None:
+            async with self.connect() as connection:
+                return await connection.run_sync(work)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._readers, _on_connection, self._threaded, work
+        )
+
+    async def dispose(self, close: bool = True) -> None:
+        await super().dispose(close)
+        if self._threaded is not None:
+            self._threaded.dispose(close)
+
+
+def _in_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
+    with engine.begin() as connection:
+        return work(connection)
+
+
+def _on_connection(engine: Engine, work: Callable[[Connection], T]) -> T:
+    with engine.connect() as connection:  # closing it ends the read transaction
+        return work(connection)
+
+
+async def run_in_transaction(engine: AsyncEngine, work: Callable[[Connection], T]) -> T:
+    """``work`` (plain synchronous SQLAlchemy) in one transaction of ``engine``.
+
+    On SQLite in a single hand-off to a thread; on PostgreSQL through the async
+    driver, where each statement is a network round trip anyway.
+    """
+    if isinstance(engine, SingleWriterEngine):
+        return await engine.run_in_transaction(work)
+    async with engine.begin() as connection:
+        return await connection.run_sync(work)
+
+
+async def run_read(engine: AsyncEngine, work: Callable[[Connection], T]) -> T:
+    """``work`` on a connection of ``engine`` that writes nothing (see ``run_in_transaction``)."""
+    if isinstance(engine, SingleWriterEngine):
+        return await engine.run_read(work)
+    async with engine.connect() as connection:
+        return await connection.run_sync(work)
 
 
 def _sqlite_pragmas(
@@ -99,3 +184,9 @@ async def create_schema(engine: AsyncEngine) -> None:
     from tokensmith.stores.sql.migrate import migrate
 
     await migrate(engine)
+
+
+def sync_engines(engine: AsyncEngine) -> list[Engine]:
+    """Every synchronous engine that runs ``engine``'s statements (for event listeners)."""
+    thread_engine = engine.thread_engine if isinstance(engine, SingleWriterEngine) else None
+    return [engine.sync_engine, *([thread_engine] if thread_engine is not None else [])]

@@ -15,13 +15,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import RowMapping, bindparam, delete, insert, update
+from sqlalchemy import Connection, RowMapping, bindparam, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tokensmith.models.grant import ConsumeOutcome, GrantKind, StoredGrant
 from tokensmith.stores.protocols import DuplicateGrant
 from tokensmith.stores.sql.batching import Batcher
+from tokensmith.stores.sql.engine import run_in_transaction
 from tokensmith.stores.sql.group_commit import GroupCommit
 from tokensmith.stores.sql.lookups import KeyedLookup
 from tokensmith.stores.sql.tables import grants
@@ -102,22 +103,29 @@ class SqlGrantStore:
     async def _consume_batch(self, batch: Sequence[_Consume]) -> list[_Consumed]:
         """One transaction: an UPDATE per (kind, now), then a look at the handles it missed.
 
-        On PostgreSQL the UPDATE locks its rows in index order, so two
-        processes' batches over the same handles wait for each other rather
-        than deadlock; the loser sees the rows consumed.
+        The handles go in sorted, and PostgreSQL visits the rows of ``key IN (...)``
+        in the order of the primary-key index, so two processes' batches over
+        the same handles wait for each other instead of deadlocking. Should one
+        deadlock anyway, PostgreSQL ends that transaction: nothing is consumed
+        and its callers get the database error (503, and they may retry).
         """
         keys_by_statement: dict[tuple[GrantKind, int], set[str]] = {}
         for key, kind, now in batch:
             keys_by_statement.setdefault((kind, now), set()).add(key)
-        consumed: dict[tuple[str, GrantKind], RowMapping] = {}
-        async with self._engine.begin() as connection:
+
+        def consume_all(
+            connection: Connection,
+        ) -> tuple[dict[tuple[str, GrantKind], RowMapping], dict[Any, RowMapping]]:
+            consumed: dict[tuple[str, GrantKind], RowMapping] = {}
             for (kind, now), keys in keys_by_statement.items():
-                result = await connection.execute(
+                result = connection.execute(
                     _CONSUME_MANY, {"p_keys": sorted(keys), "p_kind": kind.value, "p_now": now}
                 )
                 consumed.update(((row["key"], kind), row) for row in result.mappings())
             missed = [key for key, kind, _ in batch if (key, kind) not in consumed]
-            existing = await self._lookup.find_in(connection, missed) if missed else {}
+            return consumed, self._lookup.find_in(connection, missed) if missed else {}
+
+        consumed, existing = await run_in_transaction(self._engine, consume_all)
         outcomes: list[_Consumed] = []
         claimed: set[tuple[str, GrantKind]] = set()
         for key, kind, _ in batch:

@@ -13,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
 from tokensmith.stores.sql.batching import Batcher
+from tokensmith.stores.sql.engine import run_in_transaction
 
 __all__ = ["GroupCommit"]
 
@@ -35,9 +37,11 @@ class GroupCommit:
         await self._batcher.submit(row)
 
     async def _write(self, rows: Sequence[Row]) -> list[BaseException | None]:
+        def insert_all(connection: Connection) -> None:
+            connection.execute(self._statement, list(rows))
+
         try:
-            async with self._engine.begin() as connection:
-                await connection.execute(self._statement, list(rows))
+            await run_in_transaction(self._engine, insert_all)
         except IntegrityError as exc:
             if len(rows) == 1:
                 return [exc]

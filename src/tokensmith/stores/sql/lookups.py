@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Column, RowMapping, Table, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Column, Connection, RowMapping, Table, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tokensmith.stores.sql.batching import Batcher
+from tokensmith.stores.sql.engine import run_read
 
 __all__ = ["KeyedLookup"]
 
@@ -32,14 +33,11 @@ class KeyedLookup:
         """The row whose column equals ``value``, read after this call began."""
         return await self._batcher.submit(value)
 
-    async def find_in(
-        self, connection: AsyncConnection, values: Sequence[Any]
-    ) -> dict[Any, RowMapping]:
+    def find_in(self, connection: Connection, values: Sequence[Any]) -> dict[Any, RowMapping]:
         """The rows for ``values`` by their column's value, in a transaction the caller holds."""
-        result = await connection.execute(self._query, {"p_values": list(set(values))})
+        result = connection.execute(self._query, {"p_values": list(set(values))})
         return {row[self._column]: row for row in result.mappings()}
 
     async def _read(self, values: Sequence[Any]) -> list[RowMapping | None]:
-        async with self._engine.connect() as connection:
-            rows = await self.find_in(connection, values)
+        rows = await run_read(self._engine, lambda connection: self.find_in(connection, values))
         return [rows.get(value) for value in values]
