@@ -75,6 +75,11 @@ function request()
   if suffix == nil then
     return template_request
   end
+  if #values == 0 then
+    -- Earlier runs used up every value this thread could take: nothing valid to send.
+    exhausted = exhausted + 1
+    return wrk.format(nil, nil, nil, prefix .. suffix)
+  end
   if next_value > #values then
     next_value = 1
     exhausted = exhausted + 1

@@ -31,14 +31,14 @@
 #   BENCH_WORKERS       worker counts to measure, both servers            (default "1 2")
 #   BENCH_SERVERS       servers to compare                                (default "tokensmith node")
 #   BENCH_SEED_RATE_TOKENSMITH / BENCH_SEED_RATE_NODE   single-use values (codes, refresh
-#                       tokens) pre-created per measured second           (default 2500 / 6000)
+#                       tokens) pre-created per measured second           (default 6000 / 6000)
 #   BENCH_PG_ADMIN_URL  psql URL used to (re)create the bench database
 #                       (default postgresql://postgres@127.0.0.1:5432/postgres)
 #   BENCH_PG_DATABASE   database tokensmith uses in the PostgreSQL scenarios (default
 #                       tokensmith_bench; dropped and created at each start; scale uses
 #                       <name>_empty and <name>_full)
 #   BENCH_SCALE_FAMILIES   refresh-token families the scale scenario loads (default 1000000)
-#   BENCH_SCALE_SEED_RATE  refresh tokens pre-created per measured second in scale (default 1000)
+#   BENCH_SCALE_SEED_RATE  refresh tokens pre-created per measured second in scale (default 4000)
 #   BENCH_RSS_REQUESTS     requests of the rss scenario                    (default 1000000)
 #   BENCH_PROFILE_SECONDS  py-spy sampling time of the profile scenario    (default 20)
 #   BENCH_PROFILE_SCENARIOS  comparison scenarios to profile (default cc_jwt)
@@ -59,7 +59,7 @@ CONNECTIONS="${BENCH_CONNECTIONS:-32}"
 THREADS="${BENCH_THREADS:-2}"
 WORKERS_LIST="${BENCH_WORKERS:-1 2}"
 SERVERS="${BENCH_SERVERS:-tokensmith node}"
-SEED_RATE_TOKENSMITH="${BENCH_SEED_RATE_TOKENSMITH:-2500}"
+SEED_RATE_TOKENSMITH="${BENCH_SEED_RATE_TOKENSMITH:-6000}"
 SEED_RATE_NODE="${BENCH_SEED_RATE_NODE:-6000}"
 PG_ADMIN_URL="${BENCH_PG_ADMIN_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"
 PG_DATABASE="${BENCH_PG_DATABASE:-tokensmith_bench}"
@@ -484,7 +484,7 @@ run_scale() {  # refresh and introspection on PostgreSQL: an empty database agai
   local workers="${BENCH_SCALE_WORKERS:-1}" phase name run started n
   WORKERS_NOW="$workers"
   # Few enough refresh tokens that the "empty" database stays small next to the fill.
-  n=$((${BENCH_SCALE_SEED_RATE:-1000} * $(seconds_total) + 2))
+  n=$((${BENCH_SCALE_SEED_RATE:-4000} * $(seconds_total) + 2))
   for phase in empty full; do
     name="tokensmith-scale-$phase"
     OFFSET[$name]=0

@@ -48,6 +48,7 @@ from tokensmith.endpoints.token import TokenEndpoint
 from tokensmith.endpoints.userinfo import UserinfoEndpoint
 from tokensmith.errors import OAuthError
 from tokensmith.grants.base import GrantRegistry
+from tokensmith.heap import freeze_startup_heap, thaw_startup_heap
 from tokensmith.interaction.consent import ConsentStore
 from tokensmith.interaction.device import DeviceAuthorizations
 from tokensmith.interaction.flow import AuthorizationFlow
@@ -68,18 +69,28 @@ CONFIG_FILE_VARIABLE = "TOKENSMITH_CONFIG_FILE"
 def app_from_environment() -> Starlette:
     """The app factory uvicorn calls in each worker process of ``serve --workers N``."""
     config = os.environ.get(CONFIG_FILE_VARIABLE)
-    return create_app(Settings.load(Path(config) if config else None))
+    return create_app(Settings.load(Path(config) if config else None), freeze_heap=True)
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
-    """A ready-to-serve ASGI app; raises ConfigError when the settings cannot work."""
+def create_app(
+    settings: Settings | None = None, services: Services | None = None, *, freeze_heap: bool = False
+) -> Starlette:
+    """A ready-to-serve ASGI app; raises ConfigError when the settings cannot work.
+
+    ``freeze_heap``: keep the garbage collector off what start-up left alive
+    (``heap.py``); for a process that only serves this app.
+    """
     settings = settings if settings is not None else Settings.load()
     components = compose(settings, services)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await start(components)
+        if freeze_heap:
+            freeze_startup_heap()
         yield
+        if freeze_heap:
+            thaw_startup_heap()
         await stop(components)
 
     app = Starlette(

@@ -60,7 +60,7 @@ def serve(
         overrides["port"] = port
     try:
         settings = Settings.load(config_file, **overrides)
-        app = create_app(settings)
+        app = create_app(settings, freeze_heap=True)
         prepared = asyncio.run(prepare(settings))
     except ConfigError as exc:
         click.echo(f"tokensmith: {exc}", err=True)
