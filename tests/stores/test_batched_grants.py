@@ -9,7 +9,7 @@ from sqlalchemy import event
 from tokensmith.models.grant import ConsumeOutcome, GrantKind, StoredGrant
 from tokensmith.models.user import User
 from tokensmith.stores.sql.engine import sync_engines
-from tokensmith.stores.sql.grants import SqlGrantStore
+from tokensmith.stores.sql.grants import SqlGrantStore, _row_from_grant
 from tokensmith.stores.sql.users import SqlUserStore
 
 
@@ -133,7 +133,7 @@ async def test_sqlite_thread_writes_wait_for_the_process_s_other_writes(tmp_path
 
     async def slow_async_write() -> None:
         async with engine.begin() as connection:
-            await connection.execute(insert(grants), _row("async-row"))
+            await connection.execute(insert(grants), _row_from_grant(record("async-row")))
             holding.set()
             await asyncio.sleep(0.2)  # the write lock is held across this
 
@@ -146,20 +146,3 @@ async def test_sqlite_thread_writes_wait_for_the_process_s_other_writes(tmp_path
         assert await store.find("thread-row", GrantKind.REFRESH_TOKEN) is not None
     finally:
         await engine.dispose()
-
-
-def _row(key: str) -> dict:
-    grant = record(key)
-    return {
-        "key": grant.key,
-        "kind": grant.kind.value,
-        "client_id": grant.client_id,
-        "subject_id": grant.subject_id,
-        "family_id": None,
-        "session_id": None,
-        "data": grant.data,
-        "created_at": grant.created_at,
-        "expires_at": grant.expires_at,
-        "consumed_at": None,
-        "revoked_at": None,
-    }
