@@ -9,6 +9,7 @@ import time
 import orjson
 import pytest
 from starlette.requests import Request
+from starlette.testclient import TestClient
 
 from tests.conftest import CLIENT_ID, CLIENT_SECRET
 from tests.grants.test_device_code import CONFIG as DEVICE_CONFIG
@@ -24,6 +25,7 @@ from tests.oidc import (
     sign_in,
 )
 from tests.tokens.claims_hooks import LOGTO_STYLE_SCRIPT
+from tokensmith.app import create_app
 from tokensmith.audit import AUDIT_LOGGER_NAME, MAX_VALUE_CHARS, audit_event
 from tokensmith.logging_setup import BatchedLineHandler, log_config
 
@@ -153,6 +155,7 @@ def test_batched_lines_are_written_together_once_the_batch_is_full():
     logger.warning('{"n":4}')
     handler.close()  # logging.shutdown does this at exit
     assert stream.getvalue().splitlines()[-1] == '{"n":4}'
+    handler.close()  # again, as logging.shutdown does for a handler closed earlier
 
 
 def test_an_idle_server_still_writes_its_last_lines_soon():
@@ -165,6 +168,28 @@ def test_an_idle_server_still_writes_its_last_lines_soon():
             time.sleep(0.01)
         assert stream.getvalue() == '{"n":1}\n'
     finally:
+        handler.close()
+
+
+def test_the_app_writes_out_the_last_batch_when_it_shuts_down(make_settings):
+    # uvicorn re-raises SIGTERM after shutdown: no atexit, no logging.shutdown.
+    stream = io.StringIO()
+    handler = BatchedLineHandler(stream, interval=3600)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger(AUDIT_LOGGER_NAME)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        with TestClient(create_app(make_settings())) as client:
+            answer = client.post("/revoke", data={"token": "unknown"}, headers=WEB)
+            assert answer.status_code == 401  # refused: no such client in these settings
+            assert stream.getvalue() == ""  # still in the batch
+        [event] = [orjson.loads(line) for line in stream.getvalue().splitlines()]
+        assert event["event"] == "token.revocation_refused"
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
         handler.close()
 
 

@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
+from tokensmith.audit import flush_audit_log
 from tokensmith.ciba.hints import UserHints
 from tokensmith.ciba.ping import PingDelivery
 from tokensmith.clientauth.base import ClientAuthenticatorRegistry
@@ -91,7 +92,10 @@ def create_app(
         yield
         if freeze_heap:
             thaw_startup_heap()
-        await stop(components)
+        try:
+            await stop(components)
+        finally:
+            flush_audit_log()
 
     app = Starlette(
         lifespan=lifespan,

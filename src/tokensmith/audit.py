@@ -45,6 +45,7 @@ __all__ = [
     "audit_refusal",
     "audit_token_issued",
     "audit_token_refused",
+    "flush_audit_log",
     "set_admin_actor",
 ]
 
@@ -197,6 +198,19 @@ def audit_login(
             page=page,
             reason=failure,
         )
+
+
+def flush_audit_log() -> None:
+    """Write out what the audit logger's handlers still hold.
+
+    The app calls this when it shuts down. ``logging.shutdown`` would do it at
+    exit, but uvicorn ends a process stopped by a signal by re-raising that
+    signal after shutdown, which kills it without running ``atexit``: the last
+    batch of a ``BatchedLineHandler`` (the events of the final requests) would
+    be lost.
+    """
+    for handler in audit_logger.handlers:
+        handler.flush()
 
 
 def set_admin_actor(request: Request, claims: dict[str, Any]) -> None:

@@ -43,7 +43,7 @@ class BatchedLineHandler(logging.Handler):
         self._lines: list[str] = []
         self._written_at = time.monotonic()
         self._flusher: threading.Thread | None = None
-        self._closed = threading.Event()
+        self._stop_flushing = threading.Event()
 
     def emit(self, record: logging.LogRecord) -> None:
         # Handler.handle holds self.lock around emit.
@@ -68,7 +68,7 @@ class BatchedLineHandler(logging.Handler):
             self.release()
 
     def close(self) -> None:
-        self._closed.set()
+        self._stop_flushing.set()
         self.flush()
         super().close()
 
@@ -91,7 +91,7 @@ class BatchedLineHandler(logging.Handler):
         self._flusher.start()
 
     def _flush_periodically(self) -> None:
-        while not self._closed.wait(self.interval):
+        while not self._stop_flushing.wait(self.interval):
             self.flush()
 
 
