@@ -22,6 +22,7 @@ from tokensmith.cli_claims import claims
 from tokensmith.cli_clients import clients, resources
 from tokensmith.cli_keys import keys
 from tokensmith.housekeeping import purge_expired
+from tokensmith.http_protocol import HttpProtocol
 from tokensmith.logging_setup import log_config
 from tokensmith.models.user import User
 from tokensmith.settings import ConfigError, Settings
@@ -87,6 +88,7 @@ def serve(
         "log_level": "info",
         "log_config": log_config(audit=settings.audit_log),
         "server_header": False,
+        "http": HttpProtocol,
     }
     if workers == 1:
         uvicorn.run(app, **options)

@@ -1,0 +1,71 @@
+"""uvicorn's httptools protocol, with one socket write per response instead of two.
+
+uvicorn writes a response's status line and headers when the app sends
+``http.response.start`` and the body when it sends ``http.response.body``:
+two ``send`` system calls and, with TCP_NODELAY, two TCP segments for every
+token response, which the client's kernel receives and wakes up for twice.
+``CoalescingTransport`` holds what is written during one turn of the event
+loop and hands it to the socket in one write at the end of that turn, so a
+response written in one go (every tokensmith response) leaves in one piece.
+Nothing else about the protocol changes: uvicorn still parses, validates
+headers and handles keep-alive, flow control and shutdown.
+
+``tokensmith serve`` passes ``HttpProtocol`` as uvicorn's ``http`` option, a
+documented extension point (a protocol class instead of "httptools").
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+__all__ = ["CoalescingTransport", "HttpProtocol"]
+
+
+class CoalescingTransport:
+    """A transport whose writes within one event-loop turn go out as one write.
+
+    Everything but ``write``, ``writelines`` and ``close`` is the wrapped
+    transport's own. ``close`` writes what is held first, as a transport's
+    ``close`` does with its buffer.
+    """
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not data:
+            return
+        if not self._held:
+            self._loop.call_soon(self._flush)
+        self._held.append(data if isinstance(data, bytes) else bytes(data))
+
+    def writelines(self, chunks: Any) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def _flush(self) -> None:
+        if not self._held:
+            return
+        data = self._held[0] if len(self._held) == 1 else b"".join(self._held)
+        self._held.clear()
+        if not self._transport.is_closing():
+            self._transport.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class HttpProtocol(HttpToolsProtocol):
+    """uvicorn's ``HttpToolsProtocol`` writing through a ``CoalescingTransport``."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]

@@ -1,0 +1,115 @@
+"""tokensmith serve writes each response to the socket in one piece."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from click.testing import CliRunner
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from uvicorn.config import Config
+from uvicorn.server import ServerState
+
+import tokensmith.cli
+from tokensmith.http_protocol import CoalescingTransport, HttpProtocol
+
+
+class RecordingTransport(asyncio.Transport):
+    """A socket's transport that remembers each write and whether it was closed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+        self.closed_after_writes = -1
+
+    def write(self, data: Any) -> None:
+        assert not self.closed, "written after close"
+        self.writes.append(bytes(data))
+
+    def close(self) -> None:
+        self.closed = True
+        self.closed_after_writes = len(self.writes)
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(
+            name, default
+        )
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+async def token_endpoint(_request: Any) -> JSONResponse:
+    return JSONResponse({"access_token": "x" * 40, "token_type": "Bearer"})
+
+
+APP = Starlette(routes=[Route("/token", token_endpoint, methods=["POST"])])
+REQUEST = b"POST /token HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n%s\r\n"
+
+
+async def serve_one(request: bytes) -> RecordingTransport:
+    config = Config(APP, lifespan="off", log_config=None, server_header=False)
+    protocol = HttpProtocol(config, ServerState(), {}, _loop=asyncio.get_running_loop())
+    transport = RecordingTransport()
+    protocol.connection_made(transport)
+    protocol.data_received(request)
+    for _ in range(100):  # the app's task, then the flush at the end of its turn
+        await asyncio.sleep(0)
+    return transport
+
+
+async def test_a_response_leaves_in_one_write() -> None:
+    transport = await serve_one(REQUEST % b"")
+    [response] = transport.writes  # uvicorn alone: status line and headers, then the body
+    assert response.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert response.endswith(b'"token_type":"Bearer"}')
+    assert not transport.closed  # keep-alive
+
+
+async def test_connection_close_writes_the_response_before_closing() -> None:
+    transport = await serve_one(REQUEST % b"Connection: close\r\n")
+    assert len(transport.writes) == 1
+    assert transport.writes[0].endswith(b'"token_type":"Bearer"}')
+    assert transport.closed and transport.closed_after_writes == 1
+
+
+async def test_writes_of_one_turn_are_joined_and_later_ones_go_out_on_their_own() -> None:
+    inner = RecordingTransport()
+    transport = CoalescingTransport(inner, asyncio.get_running_loop())
+    transport.write(b"a")
+    transport.write(b"")
+    transport.writelines([bytearray(b"b"), memoryview(b"c")])
+    assert inner.writes == []  # held until the end of this turn
+    await asyncio.sleep(0)
+    transport.write(b"d")
+    await asyncio.sleep(0)
+    assert inner.writes == [b"abc", b"d"]
+    assert transport.get_extra_info("peername") == ("127.0.0.1", 50000)  # the rest is the socket's
+
+
+async def test_what_is_written_after_the_socket_closed_is_dropped() -> None:
+    inner = RecordingTransport()
+    transport = CoalescingTransport(inner, asyncio.get_running_loop())
+    transport.write(b"late")
+    inner.close()  # the peer went away meanwhile
+    await asyncio.sleep(0)
+    assert inner.writes == []
+
+
+def test_serve_runs_uvicorn_with_the_coalescing_protocol(monkeypatch, tmp_path) -> None:
+    options: list[dict[str, Any]] = []
+    monkeypatch.setattr(tokensmith.cli.uvicorn, "run", lambda app, **kw: options.append(kw))
+    config = tmp_path / "tokensmith.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n')
+    result = CliRunner().invoke(tokensmith.cli.main, ["serve", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert options[0]["http"] is HttpProtocol
