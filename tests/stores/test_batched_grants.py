@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import event
+import orjson
+from sqlalchemy import event, text
 
 from tokensmith.models.grant import ConsumeOutcome, GrantKind, StoredGrant
 from tokensmith.models.user import User
@@ -146,3 +147,15 @@ async def test_sqlite_thread_writes_wait_for_the_process_s_other_writes(tmp_path
         assert await store.find("thread-row", GrantKind.REFRESH_TOKEN) is not None
     finally:
         await engine.dispose()
+
+
+async def test_grant_data_is_stored_as_orjson_text_and_read_back(engine):
+    store = SqlGrantStore(engine)
+    data = {"scopes": ["api:read"], "claims": {"exp": 2**40, "nested": {"ok": True}}}
+    grant = StoredGrant("json1", GrantKind.REFRESH_TOKEN, "c", "alice", 0, 2**31 - 1, data=data)
+    await store.save(grant)
+    async with engine.connect() as connection:
+        stored = await connection.scalar(text("SELECT CAST(data AS TEXT) FROM grants"))
+    assert stored == orjson.dumps(data).decode()  # compact: the json module writes ", " and ": "
+    found = await store.find("json1", GrantKind.REFRESH_TOKEN)
+    assert found is not None and found.data == data

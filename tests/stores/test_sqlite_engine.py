@@ -88,3 +88,36 @@ async def test_a_connection_goes_back_to_the_pool_with_no_transaction_open(tmp_p
         assert await store.find("next", GrantKind.AUTHORIZATION_CODE) is not None
     finally:
         await engine.dispose()
+
+
+async def test_commits_leave_checkpoints_to_a_thread_that_keeps_the_wal_small(tmp_path):
+    path = tmp_path / "c.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await create_schema(engine)
+    store = SqlGrantStore(engine)
+    checkpointer = engine.checkpointer
+    assert checkpointer is not None
+    try:
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("PRAGMA wal_autocheckpoint")) == 0
+        wal_sizes = []
+        for round_ in range(5):  # each round alone fills the WAL with ~700 pages
+            rows = [record(f"r{round_}-{i:04}-" + "x" * 40) for i in range(1500)]
+            await asyncio.gather(*(store.save(row) for row in rows))
+            wal_sizes.append((tmp_path / "c.db-wal").stat().st_size)
+            done = checkpointer.checkpoints
+            for _ in range(100):  # the thread's next round: it checkpoints what was written
+                if checkpointer.checkpoints > done:
+                    break
+                await asyncio.sleep(0.05)
+            assert checkpointer.checkpoints > done
+        # Checkpointed, SQLite writes the WAL from its start again: it does not grow.
+        # Without the thread (and autocheckpoint off) it would be five rounds long.
+        assert wal_sizes[-1] < 2 * wal_sizes[0]
+    finally:
+        await engine.dispose()
+    for _ in range(100):  # the stopped thread ends within one interval
+        if not checkpointer.running:
+            break
+        await asyncio.sleep(0.05)
+    assert not checkpointer.running
