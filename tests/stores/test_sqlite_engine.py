@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+import time
 
 import pytest
 from sqlalchemy import text
@@ -11,6 +13,7 @@ from sqlalchemy import text
 from tokensmith.models.grant import GrantKind, StoredGrant
 from tokensmith.stores.sql.engine import create_engine, create_schema
 from tokensmith.stores.sql.grants import SqlGrantStore
+from tokensmith.stores.sql.write_turns import ProcessWriteTurns
 
 
 def record(key: str) -> StoredGrant:
@@ -121,3 +124,50 @@ async def test_commits_leave_checkpoints_to_a_thread_that_keeps_the_wal_small(tm
             break
         await asyncio.sleep(0.05)
     assert not checkpointer.running
+
+
+def test_a_process_waits_for_the_other_s_write_turn_and_gets_it_when_let_go(tmp_path):
+    database = tmp_path / "t.db"
+    mine, theirs = ProcessWriteTurns(database, 5), ProcessWriteTurns(database, 5)  # two fds
+    taken = threading.Event()
+    with theirs:
+        waiter = threading.Thread(target=lambda: (mine.__enter__(), taken.set()))
+        waiter.start()
+        assert not taken.wait(0.2)  # their turn: mine waits
+        let_go = time.monotonic()
+    assert taken.wait(5)
+    assert time.monotonic() - let_go < 0.5  # at once, not after a long sleep
+    mine.__exit__(None, None, None)
+    waiter.join()
+    mine.close()
+    theirs.close()
+
+
+def test_a_turn_that_does_not_come_within_the_timeout_is_skipped(tmp_path):
+    database = tmp_path / "t.db"
+    mine, theirs = ProcessWriteTurns(database, 0.1), ProcessWriteTurns(database, 5)
+    with theirs:
+        started = time.monotonic()
+        with mine:  # SQLite's busy timeout decides from here
+            waited = time.monotonic() - started
+    assert 0.1 <= waited < 2
+    mine.close()
+    theirs.close()
+
+
+async def test_the_writer_thread_takes_the_process_write_turn(tmp_path):
+    path = tmp_path / "p.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await create_schema(engine)
+    store = SqlGrantStore(engine)
+    other_process = ProcessWriteTurns(path, 5)
+    try:
+        with other_process:
+            save = asyncio.ensure_future(store.save(record("waits")))
+            await asyncio.sleep(0.3)
+            assert not save.done()  # no SQLite lock is held: only the turn stops it
+        await asyncio.wait_for(save, 5)
+        assert await store.find("waits", GrantKind.AUTHORIZATION_CODE) is not None
+    finally:
+        other_process.close()
+        await engine.dispose()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from functools import partial
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import orjson
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from tokensmith.stores.sql._per_loop import PerLoop
 from tokensmith.stores.sql.checkpoint import WalCheckpointer
+from tokensmith.stores.sql.write_turns import ProcessWriteTurns
 
 SqliteSynchronous = Literal["NORMAL", "FULL"]
 POSTGRES_POOL_RECYCLE_SECONDS = 300
@@ -79,7 +81,8 @@ def create_engine(
         json_deserializer=orjson.loads,
     )
     event.listen(threaded, "connect", pragmas)
-    return SingleWriterEngine(engine.sync_engine, threaded)
+    turns = ProcessWriteTurns(Path(url.database), sqlite_busy_timeout_ms / 1000)
+    return SingleWriterEngine(engine.sync_engine, threaded, turns)
 
 
 class SingleWriterEngine(AsyncEngine):
@@ -93,8 +96,11 @@ class SingleWriterEngine(AsyncEngine):
 
     _write_lock: PerLoop[asyncio.Lock]
 
-    def __init__(self, sync_engine: Any, threaded: Engine | None) -> None:
+    def __init__(
+        self, sync_engine: Any, threaded: Engine | None, turns: ProcessWriteTurns | None = None
+    ) -> None:
         super().__init__(sync_engine)
+        self._turns = turns
         self._write_lock = PerLoop(asyncio.Lock)
         self._threaded = threaded
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="tokensmith-sqlite-write")
@@ -127,7 +133,7 @@ class SingleWriterEngine(AsyncEngine):
                 return await connection.run_sync(work)
         async with self._write_lock.get():
             result = await asyncio.get_running_loop().run_in_executor(
-                self._writer, _in_transaction, self._threaded, work
+                self._writer, _in_transaction, self._threaded, work, self._turns
             )
         if self.checkpointer is not None:
             self.checkpointer.wrote()
@@ -146,6 +152,8 @@ class SingleWriterEngine(AsyncEngine):
         await super().dispose(close)
         if self.checkpointer is not None:
             self.checkpointer.stop()
+        if self._turns is not None:
+            self._turns.close()
         if self._threaded is not None:
             self._threaded.dispose(close)
 
@@ -154,8 +162,10 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def _in_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
-    with engine.begin() as connection:
+def _in_transaction(
+    engine: Engine, work: Callable[[Connection], T], turns: ProcessWriteTurns | None = None
+) -> T:
+    with turns if turns is not None else nullcontext(), engine.begin() as connection:
         return work(connection)
 
 
