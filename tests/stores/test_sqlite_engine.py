@@ -171,3 +171,21 @@ async def test_the_writer_thread_takes_the_process_write_turn(tmp_path):
     finally:
         other_process.close()
         await engine.dispose()
+
+
+async def test_an_engine_used_again_after_dispose_checkpoints_again(tmp_path):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'again.db'}")
+    await create_schema(engine)
+    await engine.dispose()
+    checkpointer = engine.checkpointer
+    assert checkpointer is not None
+    try:
+        done = checkpointer.checkpoints
+        await SqlGrantStore(engine).save(record("after-dispose"))
+        for _ in range(100):
+            if checkpointer.checkpoints > done:
+                break
+            await asyncio.sleep(0.05)
+        assert checkpointer.checkpoints > done and checkpointer.running
+    finally:
+        await engine.dispose()

@@ -47,29 +47,37 @@ class WalCheckpointer:
     def wrote(self) -> None:
         """Note a committed write: the next round will checkpoint it."""
         self._dirty = True
-        if self._thread is None:
+        if self._thread is None or self._stopped.is_set():
             self._start()
 
     @property
     def running(self) -> bool:
-        """Whether the thread is alive (it starts with the first write)."""
+        """Whether a thread is alive (one starts with the first write)."""
         return self._thread is not None and self._thread.is_alive()
 
     def stop(self) -> None:
-        """End the thread (within one interval); a later ``wrote()`` starts none."""
+        """End the thread within one interval (the engine is disposed).
+
+        A write after that (an engine used again) starts a new one: with
+        ``wal_autocheckpoint=0`` nothing else would keep the WAL short.
+        """
         self._stopped.set()
 
     def _start(self) -> None:
         with self._start_lock:
-            if self._thread is not None or self._stopped.is_set():
+            if self._thread is not None and not self._stopped.is_set():
                 return
+            self._stopped = threading.Event()
             self._thread = threading.Thread(
-                target=self._run, name="tokensmith-sqlite-checkpoint", daemon=True
+                target=self._run,
+                args=(self._stopped,),
+                name="tokensmith-sqlite-checkpoint",
+                daemon=True,
             )
             self._thread.start()
 
-    def _run(self) -> None:
-        while not self._stopped.wait(self._interval):
+    def _run(self, stopped: threading.Event) -> None:
+        while not stopped.wait(self._interval):
             if not self._dirty:
                 continue
             self._dirty = False  # a write during the checkpoint sets it again
