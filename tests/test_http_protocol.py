@@ -13,7 +13,7 @@ from uvicorn.config import Config
 from uvicorn.server import ServerState
 
 import tokensmith.cli
-from tokensmith.http_protocol import CoalescingTransport, HttpProtocol
+from tokensmith.http_protocol import FLUSH_AT_BYTES, CoalescingTransport, HttpProtocol
 
 
 class RecordingTransport(asyncio.Transport):
@@ -94,6 +94,17 @@ async def test_writes_of_one_turn_are_joined_and_later_ones_go_out_on_their_own(
     await asyncio.sleep(0)
     assert inner.writes == [b"abc", b"d"]
     assert transport.get_extra_info("peername") == ("127.0.0.1", 50000)  # the rest is the socket's
+
+
+async def test_a_large_body_goes_out_without_waiting_for_the_end_of_the_turn() -> None:
+    inner = RecordingTransport()
+    transport = CoalescingTransport(inner, asyncio.get_running_loop())
+    transport.write(b"headers")
+    transport.write(b"x" * FLUSH_AT_BYTES)
+    assert inner.writes == [b"headers" + b"x" * FLUSH_AT_BYTES]  # at once
+    transport.write(b"tail")
+    await asyncio.sleep(0)
+    assert inner.writes[1:] == [b"tail"]
 
 
 async def test_what_is_written_after_the_socket_closed_is_dropped() -> None:

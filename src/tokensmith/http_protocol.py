@@ -21,7 +21,11 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["CoalescingTransport", "HttpProtocol"]
+__all__ = ["FLUSH_AT_BYTES", "CoalescingTransport", "HttpProtocol"]
+
+FLUSH_AT_BYTES = 64 * 1024
+"""Held writes reaching this size go out at once, so the socket's flow control
+(pause_writing) sees a large or streamed body as it is written."""
 
 
 class CoalescingTransport:
@@ -36,6 +40,7 @@ class CoalescingTransport:
         self._transport = transport
         self._loop = loop
         self._held: list[bytes] = []
+        self._held_bytes = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not data:
@@ -43,6 +48,9 @@ class CoalescingTransport:
         if not self._held:
             self._loop.call_soon(self._flush)
         self._held.append(data if isinstance(data, bytes) else bytes(data))
+        self._held_bytes += len(data)
+        if self._held_bytes >= FLUSH_AT_BYTES:  # a large body: let flow control see it now
+            self._flush()
 
     def writelines(self, chunks: Any) -> None:
         for chunk in chunks:
@@ -57,6 +65,7 @@ class CoalescingTransport:
             return
         data = self._held[0] if len(self._held) == 1 else b"".join(self._held)
         self._held.clear()
+        self._held_bytes = 0
         if not self._transport.is_closing():
             self._transport.write(data)
 

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import text
 
 from tokensmith.models.grant import GrantKind, StoredGrant
-from tokensmith.stores.sql.engine import create_engine, create_schema
+from tokensmith.stores.sql import engine as engine_module
+from tokensmith.stores.sql.engine import WAL_AUTOCHECKPOINT_PAGES, create_engine, create_schema
 from tokensmith.stores.sql.grants import SqlGrantStore
 from tokensmith.stores.sql.write_turns import ProcessWriteTurns
 
@@ -102,7 +103,8 @@ async def test_commits_leave_checkpoints_to_a_thread_that_keeps_the_wal_small(tm
     assert checkpointer is not None
     try:
         async with engine.connect() as connection:
-            assert await connection.scalar(text("PRAGMA wal_autocheckpoint")) == 0
+            pages = await connection.scalar(text("PRAGMA wal_autocheckpoint"))
+            assert pages == WAL_AUTOCHECKPOINT_PAGES > 1000  # not SQLite's default
         wal_sizes = []
         for round_ in range(5):  # each round alone fills the WAL with ~700 pages
             rows = [record(f"r{round_}-{i:04}-" + "x" * 40) for i in range(1500)]
@@ -115,7 +117,7 @@ async def test_commits_leave_checkpoints_to_a_thread_that_keeps_the_wal_small(tm
                 await asyncio.sleep(0.05)
             assert checkpointer.checkpoints > done
         # Checkpointed, SQLite writes the WAL from its start again: it does not grow.
-        # Without the thread (and autocheckpoint off) it would be five rounds long.
+        # Without the thread it would grow to SQLite's commit-time limit, far past these.
         assert wal_sizes[-1] < 2 * wal_sizes[0]
     finally:
         await engine.dispose()
@@ -187,5 +189,56 @@ async def test_an_engine_used_again_after_dispose_checkpoints_again(tmp_path):
                 break
             await asyncio.sleep(0.05)
         assert checkpointer.checkpoints > done and checkpointer.running
+    finally:
+        await engine.dispose()
+
+
+async def test_writes_without_a_pause_keep_the_wal_bounded(tmp_path, monkeypatch):
+    # The thread's checkpoints never catch up with a writer that never pauses; the
+    # commit-time checkpoint past WAL_AUTOCHECKPOINT_PAGES (here 300) does.
+    monkeypatch.setattr(engine_module, "WAL_AUTOCHECKPOINT_PAGES", 300)
+    path = tmp_path / "busy.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await create_schema(engine)
+    thread_engine, checkpointer = engine.thread_engine, engine.checkpointer
+    assert thread_engine is not None and checkpointer is not None
+    insert = text(
+        "INSERT INTO grants (key, kind, data, created_at, expires_at) VALUES (:k, 'x', :d, 0, 1)"
+    )
+
+    def write_without_a_pause() -> int:
+        largest, deadline, n = 0, time.monotonic() + 2.5, 0
+        while time.monotonic() < deadline:
+            with thread_engine.begin() as connection:
+                connection.execute(
+                    insert, [{"k": f"k{n}-{i}", "d": "{}" + " " * 300} for i in range(20)]
+                )
+            n += 1
+            checkpointer.wrote()
+            largest = max(largest, (tmp_path / "busy.db-wal").stat().st_size)
+        return largest
+
+    try:
+        largest = await asyncio.to_thread(write_without_a_pause)
+        assert checkpointer.checkpoints > 0
+        assert largest < 2_000 * 4096  # without the limit: 40+ MB in these 2.5 s
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("database", [":memory:", "file::memory:?uri=true"])
+def test_a_database_in_memory_gets_no_threads_and_no_lock_file(database, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    assert engine.thread_engine is None and engine.checkpointer is None
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_a_file_uri_takes_its_write_turns_beside_the_database(tmp_path):
+    engine = create_engine(f"sqlite+aiosqlite:///file:{tmp_path / 'u.db'}?uri=true")
+    try:
+        await create_schema(engine)
+        await SqlGrantStore(engine).save(record("uri"))
+        assert (tmp_path / "u.db-write-turns").exists()
     finally:
         await engine.dispose()

@@ -4,10 +4,15 @@ By default SQLite checkpoints inside the commit that takes the WAL past 1,000
 pages: that commit copies the pages into the database file and fsyncs it
 (5-15 ms measured under token load) while it still holds the write lock, so
 every batch of inserts behind it waits, and with them the requests that wait
-for their token to be stored. tokensmith opens its SQLite connections with
-``wal_autocheckpoint=0`` and runs a PASSIVE checkpoint, which never blocks
-writers or readers, on a thread of its own: at most every ``interval`` seconds,
-and only when this process has written since the last one.
+for their token to be stored. tokensmith runs a PASSIVE checkpoint, which
+never blocks writers or readers, on a thread of its own: at most every
+``interval`` seconds, and only when this process has written since the last
+one. SQLite starts the WAL over at the first write after a checkpoint that
+copied every page; between bursts of writes that happens here. Under writes
+without a pause the thread never quite catches up, so connections keep a
+commit-time checkpoint too, only past ``WAL_AUTOCHECKPOINT_PAGES`` (engine.py,
+ten times SQLite's default): that one copies only what the thread has not, and
+the WAL starts over after it.
 
 Each process checkpoints its own writes (``serve --workers`` has several);
 when two try at once, SQLite lets one do it and the other's is a no-op. A
@@ -21,7 +26,6 @@ import logging
 import threading
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 __all__ = ["CHECKPOINT_INTERVAL_SECONDS", "WalCheckpointer"]
 
@@ -47,7 +51,7 @@ class WalCheckpointer:
     def wrote(self) -> None:
         """Note a committed write: the next round will checkpoint it."""
         self._dirty = True
-        if self._thread is None or self._stopped.is_set():
+        if self._thread is None or self._stopped.is_set() or not self._thread.is_alive():
             self._start()
 
     @property
@@ -65,7 +69,7 @@ class WalCheckpointer:
 
     def _start(self) -> None:
         with self._start_lock:
-            if self._thread is not None and not self._stopped.is_set():
+            if self._thread is not None and self._thread.is_alive() and not self._stopped.is_set():
                 return
             self._stopped = threading.Event()
             self._thread = threading.Thread(
@@ -85,6 +89,6 @@ class WalCheckpointer:
                 with self._engine.connect() as connection:
                     connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
                 self.checkpoints += 1
-            except SQLAlchemyError as exc:  # the file went away, the disk is full...
+            except Exception as exc:  # the file went away, the disk is full...
                 logger.warning("SQLite checkpoint failed, will try again: %s", exc)
                 self._dirty = True

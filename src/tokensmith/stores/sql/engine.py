@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import orjson
-from sqlalchemy import Connection, Engine, event, make_url
+from sqlalchemy import URL, Connection, Engine, event, make_url
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -21,6 +21,12 @@ from tokensmith.stores.sql.write_turns import ProcessWriteTurns
 
 SqliteSynchronous = Literal["NORMAL", "FULL"]
 POSTGRES_POOL_RECYCLE_SECONDS = 300
+WAL_AUTOCHECKPOINT_PAGES = 10_000
+"""A commit checkpoints the WAL itself only past this many pages (~40 MB; SQLite's default
+is 1,000). The checkpoint thread (checkpoint.py) copies pages while writes go on, but
+under writes without a pause it never catches up with the last commit, and SQLite
+starts the WAL over only after a checkpoint that did; this bounds the WAL then."""
+
 SQLITE_READ_THREADS = 2
 """Threads reading SQLite for batched lookups; WAL lets them read while one writes."""
 
@@ -70,7 +76,8 @@ def create_engine(
     )
     event.listen(engine.sync_engine, "connect", pragmas)
     url = make_url(database_url)
-    if url.database in (None, "", ":memory:"):  # another connection would see another database
+    database_file = _database_file(url)
+    if database_file is None:  # in memory: another connection would see another database
         return SingleWriterEngine(engine.sync_engine, None)
     # The same file through the standard library's driver, for work done in one hand-off.
     threaded = create_sync_engine(
@@ -81,7 +88,7 @@ def create_engine(
         json_deserializer=orjson.loads,
     )
     event.listen(threaded, "connect", pragmas)
-    turns = ProcessWriteTurns(Path(url.database), sqlite_busy_timeout_ms / 1000)
+    turns = ProcessWriteTurns(database_file, sqlite_busy_timeout_ms / 1000)
     return SingleWriterEngine(engine.sync_engine, threaded, turns)
 
 
@@ -131,13 +138,14 @@ class SingleWriterEngine(AsyncEngine):
         if self._threaded is None:
             async with self.begin() as connection:
                 return await connection.run_sync(work)
-        async with self._write_lock.get():
-            result = await asyncio.get_running_loop().run_in_executor(
-                self._writer, _in_transaction, self._threaded, work, self._turns
-            )
-        if self.checkpointer is not None:
-            self.checkpointer.wrote()
-        return result
+        try:
+            async with self._write_lock.get():
+                return await asyncio.get_running_loop().run_in_executor(
+                    self._writer, _in_transaction, self._threaded, work, self._turns
+                )
+        finally:  # committed or not (a cancelled caller's commit goes on): check
+            if self.checkpointer is not None:
+                self.checkpointer.wrote()
 
     async def run_read(self, work: Callable[[Connection], T]) -> T:
         """``work`` on a connection of its own, run on a thread in one hand-off."""
@@ -156,6 +164,16 @@ class SingleWriterEngine(AsyncEngine):
             self._turns.close()
         if self._threaded is not None:
             self._threaded.dispose(close)
+
+
+def _database_file(url: URL) -> Path | None:
+    """The SQLite database's file (a ``file:`` URI's path too); None when it is in memory."""
+    database = url.database or ""
+    if database.startswith("file:"):
+        if url.query.get("mode") == "memory":
+            return None
+        database = database.removeprefix("file:")
+    return None if database in ("", ":memory:") else Path(database)
 
 
 def _json_text(value: Any) -> str:
@@ -204,8 +222,9 @@ def _sqlite_pragmas(
     # process loses nothing; a power cut may lose the last commits. FULL: fsync each.
     cursor.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
     cursor.execute("PRAGMA foreign_keys=ON")
-    # Checkpoints run on a thread of their own, not inside a commit (checkpoint.py).
-    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    # Checkpoints run on a thread of their own, not inside every ~30th commit
+    # (checkpoint.py); a commit checkpoints only once the WAL is this long.
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     cursor.close()
 
 
