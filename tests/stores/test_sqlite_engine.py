@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import text
@@ -15,6 +16,15 @@ from tokensmith.stores.sql import engine as engine_module
 from tokensmith.stores.sql.engine import WAL_AUTOCHECKPOINT_PAGES, create_engine, create_schema
 from tokensmith.stores.sql.grants import SqlGrantStore
 from tokensmith.stores.sql.write_turns import ProcessWriteTurns
+
+
+async def soon(condition: Callable[[], bool]) -> bool:
+    """Whether ``condition`` holds within 5 s (checked every 50 ms)."""
+    for _ in range(100):
+        if condition():
+            return True
+        await asyncio.sleep(0.05)
+    return condition()
 
 
 def record(key: str) -> StoredGrant:
@@ -111,21 +121,14 @@ async def test_commits_leave_checkpoints_to_a_thread_that_keeps_the_wal_small(tm
             await asyncio.gather(*(store.save(row) for row in rows))
             wal_sizes.append((tmp_path / "c.db-wal").stat().st_size)
             done = checkpointer.checkpoints
-            for _ in range(100):  # the thread's next round: it checkpoints what was written
-                if checkpointer.checkpoints > done:
-                    break
-                await asyncio.sleep(0.05)
-            assert checkpointer.checkpoints > done
+            # The thread's next round: it checkpoints what was written.
+            assert await soon(lambda done=done: checkpointer.checkpoints > done)
         # Checkpointed, SQLite writes the WAL from its start again: it does not grow.
         # Without the thread it would grow to SQLite's commit-time limit, far past these.
         assert wal_sizes[-1] < 2 * wal_sizes[0]
     finally:
         await engine.dispose()
-    for _ in range(100):  # the stopped thread ends within one interval
-        if not checkpointer.running:
-            break
-        await asyncio.sleep(0.05)
-    assert not checkpointer.running
+    assert await soon(lambda: not checkpointer.running)  # ends within one interval
 
 
 def test_a_process_waits_for_the_other_s_write_turn_and_gets_it_when_let_go(tmp_path):
@@ -184,11 +187,8 @@ async def test_an_engine_used_again_after_dispose_checkpoints_again(tmp_path):
     try:
         done = checkpointer.checkpoints
         await SqlGrantStore(engine).save(record("after-dispose"))
-        for _ in range(100):
-            if checkpointer.checkpoints > done:
-                break
-            await asyncio.sleep(0.05)
-        assert checkpointer.checkpoints > done and checkpointer.running
+        assert await soon(lambda: checkpointer.checkpoints > done)
+        assert checkpointer.running
     finally:
         await engine.dispose()
 

@@ -51,7 +51,7 @@ class WalCheckpointer:
     def wrote(self) -> None:
         """Note a committed write: the next round will checkpoint it."""
         self._dirty = True
-        if self._thread is None or self._stopped.is_set() or not self._thread.is_alive():
+        if not self._serving:
             self._start()
 
     @property
@@ -59,17 +59,23 @@ class WalCheckpointer:
         """Whether a thread is alive (one starts with the first write)."""
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def _serving(self) -> bool:
+        """A thread is alive and not told to stop: writes need no new one."""
+        return self.running and not self._stopped.is_set()
+
     def stop(self) -> None:
         """End the thread within one interval (the engine is disposed).
 
-        A write after that (an engine used again) starts a new one: with
-        ``wal_autocheckpoint=0`` nothing else would keep the WAL short.
+        A write after that (an engine used again) starts a new one: without it
+        only the commit-time checkpoint past ``WAL_AUTOCHECKPOINT_PAGES`` would
+        keep the WAL short.
         """
         self._stopped.set()
 
     def _start(self) -> None:
         with self._start_lock:
-            if self._thread is not None and self._thread.is_alive() and not self._stopped.is_set():
+            if self._serving:
                 return
             self._stopped = threading.Event()
             self._thread = threading.Thread(
