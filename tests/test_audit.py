@@ -25,9 +25,11 @@ from tests.oidc import (
     sign_in,
 )
 from tests.tokens.claims_hooks import LOGTO_STYLE_SCRIPT
+from tokensmith import audit as audit_module
 from tokensmith.app import create_app
 from tokensmith.audit import AUDIT_LOGGER_NAME, MAX_VALUE_CHARS, audit_event
-from tokensmith.logging_setup import BatchedLineHandler, log_config
+from tokensmith.line_log import BatchedLineHandler, LineFormatter
+from tokensmith.logging_setup import log_config
 
 WEB = basic_auth("web-app", "web-secret")
 OPS = {
@@ -129,11 +131,73 @@ def test_serve_logs_audit_events_as_bare_json_lines_on_stdout():
     config = log_config(audit=True)
     logger = config["loggers"][AUDIT_LOGGER_NAME]
     assert logger == {"handlers": ["audit"], "level": "INFO", "propagate": False}
-    assert config["formatters"]["audit"] == {"format": "%(message)s"}
+    assert config["formatters"]["audit"] == {"()": LineFormatter}
     assert config["handlers"]["audit"]["stream"] == "ext://sys.stdout"
     assert config["handlers"]["audit"]["()"] is BatchedLineHandler
     assert "uvicorn" in config["loggers"]  # uvicorn's own logging is kept
     assert log_config(audit=False)["loggers"][AUDIT_LOGGER_NAME]["level"] == "WARNING"
+
+
+@pytest.fixture
+def served_audit_log(monkeypatch):
+    """The audit logger as ``tokensmith serve`` sets it up, writing into a StringIO."""
+    stream = io.StringIO()
+    handler = BatchedLineHandler(stream, interval=3600)
+    handler.setFormatter(LineFormatter())
+    # Not registered with logging: pytest attaches its capture handlers to every
+    # registered logger that does not propagate, which would make it no longer alone.
+    logger = logging.Logger(AUDIT_LOGGER_NAME, logging.INFO)
+    logger.propagate = False
+    logger.addHandler(handler)
+    monkeypatch.setattr(audit_module, "audit_logger", logger)
+    yield stream, handler
+    handler.close()
+
+
+def test_an_event_reaches_the_served_log_without_a_log_record(served_audit_log, monkeypatch):
+    stream, handler = served_audit_log
+
+    def no_records(*_args, **_kwargs):
+        raise AssertionError("a LogRecord was built")
+
+    monkeypatch.setattr(logging.Logger, "makeRecord", no_records)
+    audit_event("login.failed", "failure", username="alice", page="login")
+    handler.flush()
+    [event] = [orjson.loads(line) for line in stream.getvalue().splitlines()]
+    assert event["event"] == "login.failed"
+    assert event["username"] == "alice"
+
+
+def test_a_second_listener_gets_every_event_as_a_record(served_audit_log):
+    stream, handler = served_audit_log
+    seen: list[logging.LogRecord] = []
+    other = logging.Handler()
+    other.emit = seen.append  # type: ignore[method-assign]
+    audit_module.audit_logger.addHandler(other)
+    audit_event("logout", "success", subject="alice")
+    handler.flush()
+    [record] = seen
+    assert orjson.loads(record.getMessage())["event"] == "logout"
+    assert orjson.loads(stream.getvalue())["event"] == "logout"
+
+
+def test_a_handler_with_another_format_or_a_filter_gets_records(served_audit_log):
+    stream, handler = served_audit_log
+    assert handler.takes_lines(logging.INFO)
+    handler.setFormatter(logging.Formatter("audit: %(message)s"))
+    assert not handler.takes_lines(logging.INFO)
+    audit_event("logout", "success", subject="alice")
+    handler.flush()
+    assert stream.getvalue().startswith('audit: {"time":')
+    handler.setFormatter(LineFormatter())
+    handler.addFilter(lambda record: False)
+    assert not handler.takes_lines(logging.INFO)
+    audit_event("logout", "success", subject="bob")
+    handler.flush()
+    assert "bob" not in stream.getvalue()  # the filter saw the record and dropped it
+    handler.filters.clear()
+    handler.setLevel(logging.WARNING)
+    assert not handler.takes_lines(logging.INFO)
 
 
 def batched_logger(stream: io.StringIO, **options) -> tuple[logging.Logger, BatchedLineHandler]:

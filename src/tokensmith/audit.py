@@ -28,6 +28,7 @@ import orjson
 from starlette.requests import Request
 
 from tokensmith.endpoints._forms import form_read_earlier
+from tokensmith.line_log import BatchedLineHandler
 from tokensmith.ratelimit.presented import basic_client_id
 
 if TYPE_CHECKING:
@@ -101,12 +102,32 @@ def audit_event(
     for name, value in fields.items():
         if value is not None:
             record[name] = _capped(value)
+    line = orjson.dumps(record).decode()
+    handler = _sole_line_handler()
+    if handler is not None:
+        handler.emit_line(line)
+        return
     # makeRecord + handle is logger.info without the stack walk that finds
     # the caller's file and line, which an audit line does not use.
-    line = orjson.dumps(record).decode()
     audit_logger.handle(
         audit_logger.makeRecord(AUDIT_LOGGER_NAME, logging.INFO, __name__, 0, line, (), None)
     )
+
+
+def _sole_line_handler() -> BatchedLineHandler | None:
+    """The audit logger's only listener, when it writes each event as its line and no more.
+
+    Then the line goes to it without a LogRecord (``line_log.py``); with any
+    other handler, a filter, or propagation to the root logger, events take
+    the ordinary path, so whatever else listens sees every record.
+    """
+    handlers = audit_logger.handlers
+    if len(handlers) != 1 or audit_logger.propagate or audit_logger.filters:
+        return None
+    handler = handlers[0]
+    if isinstance(handler, BatchedLineHandler) and handler.takes_lines(logging.INFO):
+        return handler
+    return None
 
 
 def audit_token_issued(
