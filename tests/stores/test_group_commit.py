@@ -6,12 +6,24 @@ import asyncio
 import sqlite3
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    event,
+    func,
+    insert,
+    select,
+)
 
 from tokensmith.models.grant import GrantKind, StoredGrant
 from tokensmith.stores.protocols import DuplicateGrant
 from tokensmith.stores.sql.engine import create_engine, create_schema, sync_engines
-from tokensmith.stores.sql.grants import SqlGrantStore
+from tokensmith.stores.sql.grants import SqlGrantStore, _row_from_grant
+from tokensmith.stores.sql.group_commit import DriverInsert
 from tokensmith.stores.sql.tables import grants
 
 
@@ -100,3 +112,50 @@ async def test_a_cancelled_save_does_not_disturb_the_others(engine):
     with pytest.raises(asyncio.CancelledError):
         await first
     assert {f"r{i}" for i in range(5)} <= await stored_keys(engine)
+
+
+def _table_with(*columns: Column) -> Table:
+    return Table("t", MetaData(), Column("key", String(8), primary_key=True), *columns)
+
+
+async def test_sqlite_batches_go_to_the_driver_as_tuples_in_the_statement_s_order(engine):
+    driver_insert = DriverInsert.for_sqlite(engine, insert(grants))
+    if engine.dialect.name != "sqlite":
+        assert driver_insert is None  # PostgreSQL: SQLAlchemy's execute, a round trip per batch
+        return
+    assert driver_insert is not None
+    assert driver_insert.columns[0] == "key" and len(driver_insert.columns) == len(grants.c)
+    assert driver_insert.sql.count("?") == len(grants.c)
+    row = _row_from_grant(record("k1"))
+    values = driver_insert.values(row)
+    assert values[driver_insert.columns.index("data")] == '{"n":"k1"}'  # JSON text, orjson
+    assert values[driver_insert.columns.index("client_id")] == "c"
+    compiled_by_sqlalchemy: list[bool] = []  # per INSERT: compiled and processed, or not
+
+    def seen(_connection, _cursor, statement, _parameters, context, _many):
+        if statement.startswith("INSERT INTO grants"):
+            compiled_by_sqlalchemy.append(context.compiled is not None)
+
+    for sync_engine in sync_engines(engine):
+        event.listen(sync_engine, "before_cursor_execute", seen)
+    store = SqlGrantStore(engine)
+    await asyncio.gather(*(store.save(record(f"k{i}")) for i in range(20)))
+    assert compiled_by_sqlalchemy and not any(compiled_by_sqlalchemy)
+    found = await store.find("k7", GrantKind.ACCESS_TOKEN)
+    assert found is not None and found.data == {"n": "k7"} and found.client_id == "c"
+
+
+async def test_a_table_whose_values_need_sqlalchemy_keeps_its_statement(tmp_path):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'd.db'}")
+    try:
+        assert (
+            DriverInsert.for_sqlite(engine, insert(_table_with(Column("n", Integer)))) is not None
+        )
+        with_default = _table_with(Column("n", Integer, default=3))
+        assert DriverInsert.for_sqlite(engine, insert(with_default)) is None
+        with_server_default = _table_with(Column("n", Integer, server_default="3"))
+        assert DriverInsert.for_sqlite(engine, insert(with_server_default)) is None
+        with_datetime = _table_with(Column("at", DateTime))
+        assert DriverInsert.for_sqlite(engine, insert(with_datetime)) is None
+    finally:
+        await engine.dispose()

@@ -51,7 +51,7 @@ def create_engine(
     """
     # JSON columns (a grant's data, a client's metadata) through orjson: the
     # standard json module took 5 of a token insert's ~18 us per row.
-    options: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
+    options: dict[str, Any] = {"json_serializer": json_text, "json_deserializer": orjson.loads}
     if database_url.startswith("postgres"):
         # No pool_pre_ping: it costs a SELECT 1 round trip per checkout, several per
         # request. Connections are replaced before idle-connection killers (NAT,
@@ -84,7 +84,7 @@ def create_engine(
         url.set(drivername="sqlite+pysqlite"),
         pool_size=SQLITE_READ_THREADS + 2,  # the writer, the readers, the checkpointer
         pool_reset_on_return=None,
-        json_serializer=_json_text,
+        json_serializer=json_text,
         json_deserializer=orjson.loads,
     )
     event.listen(threaded, "connect", pragmas)
@@ -176,7 +176,8 @@ def _database_file(url: URL) -> Path | None:
     return None if database in ("", ":memory:") else Path(database)
 
 
-def _json_text(value: Any) -> str:
+def json_text(value: Any) -> str:
+    """A JSON column's value as the text stored for it (orjson; dict keys need not be str)."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 

@@ -6,30 +6,86 @@ one ``executemany`` in one transaction. Each caller still returns only after
 its row is committed, so a token is never handed out before it is durable, and
 a caller sees its own row's error: if a batch fails on a constraint (a
 duplicate key), its rows are written again one by one to find whose it was.
+
+On SQLite the rows go to the driver as tuples in the compiled statement's
+order (``DriverInsert``), JSON already serialised: SQLAlchemy's own
+``execute`` runs each row's parameters through the column types and its
+execution events, which for the insert on every opaque token's path cost
+more than SQLite's insert itself (measured, in process, 32 concurrent
+requests: 104-112 against 96-97 us of CPU per opaque token). On PostgreSQL
+each batch is a network round trip, and the statement goes through SQLAlchemy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import JSON, BigInteger, Connection, Integer, String
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import Insert
 
 from tokensmith.stores.sql.batching import Batcher
-from tokensmith.stores.sql.engine import run_in_transaction
+from tokensmith.stores.sql.engine import SingleWriterEngine, json_text, run_in_transaction
 
-__all__ = ["GroupCommit"]
+__all__ = ["DriverInsert", "GroupCommit"]
 
 Row = dict[str, Any]
 
+# Column types whose values SQLite's driver takes as they are (str, int, None).
+_PLAIN_TYPES = (String, Integer, BigInteger)
+
+
+@dataclass(frozen=True, slots=True)
+class DriverInsert:
+    """An INSERT as the driver's SQL, with each row's values in the driver's order."""
+
+    sql: str
+    columns: tuple[str, ...]
+    json_columns: frozenset[str]
+
+    @classmethod
+    def for_sqlite(cls, engine: AsyncEngine, statement: Insert) -> DriverInsert | None:
+        """The driver form of ``statement``; None when it needs SQLAlchemy's processing.
+
+        That is every engine but SQLite's, and a table with a column default,
+        or a column type other than strings, integers and JSON, which the
+        rows' plain values would skip.
+        """
+        if not isinstance(engine, SingleWriterEngine):
+            return None
+        table = statement.table
+        for column in table.columns:
+            if column.default is not None or column.server_default is not None:
+                return None
+            if not isinstance(column.type, (*_PLAIN_TYPES, JSON)):
+                return None
+        compiled = statement.compile(dialect=engine.dialect)
+        if compiled.positiontup is None:
+            return None
+        return cls(
+            sql=str(compiled),
+            columns=tuple(compiled.positiontup),
+            json_columns=frozenset(c.key for c in table.columns if isinstance(c.type, JSON)),
+        )
+
+    def values(self, row: Row) -> tuple[Any, ...]:
+        json_columns = self.json_columns
+        return tuple(
+            json_text(row[name]) if name in json_columns else row[name] for name in self.columns
+        )
+
+    def execute(self, connection: Connection, rows: Sequence[Row]) -> None:
+        connection.exec_driver_sql(self.sql, [self.values(row) for row in rows])
+
 
 class GroupCommit:
-    def __init__(self, engine: AsyncEngine, statement: Executable) -> None:
+    def __init__(self, engine: AsyncEngine, statement: Insert) -> None:
         self._engine = engine
         self._statement = statement
+        self._driver_insert = DriverInsert.for_sqlite(engine, statement)
         self._batcher: Batcher[Row, None] = Batcher(self._write, name="tokensmith-group-commit")
 
     async def insert(self, row: Row) -> None:
@@ -38,7 +94,10 @@ class GroupCommit:
 
     async def _write(self, rows: Sequence[Row]) -> list[BaseException | None]:
         def insert_all(connection: Connection) -> None:
-            connection.execute(self._statement, list(rows))
+            if self._driver_insert is not None:
+                self._driver_insert.execute(connection, rows)
+            else:
+                connection.execute(self._statement, list(rows))
 
         try:
             await run_in_transaction(self._engine, insert_all)
