@@ -25,6 +25,7 @@ from tokensmith.stores.sql.engine import create_engine, create_schema, sync_engi
 from tokensmith.stores.sql.grants import SqlGrantStore, _row_from_grant
 from tokensmith.stores.sql.group_commit import DriverInsert
 from tokensmith.stores.sql.tables import grants
+from tokensmith.stores.sql.write_turns import ProcessWriteTurns
 
 
 def record(key: str) -> StoredGrant:
@@ -157,5 +158,24 @@ async def test_a_table_whose_values_need_sqlalchemy_keeps_its_statement(tmp_path
         assert DriverInsert.for_sqlite(engine, insert(with_server_default)) is None
         with_datetime = _table_with(Column("at", DateTime))
         assert DriverInsert.for_sqlite(engine, insert(with_datetime)) is None
+    finally:
+        await engine.dispose()
+
+
+async def test_saves_made_while_the_writer_waits_for_its_turn_join_its_transaction(tmp_path):
+    path = tmp_path / "turns.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await create_schema(engine)
+    store = SqlGrantStore(engine)
+    commits = count_commits(engine)
+    try:
+        with ProcessWriteTurns(path, 5):  # another process is writing
+            first = asyncio.create_task(store.save(record("first")))
+            await asyncio.sleep(0.2)  # its round trip is on the writer thread, waiting its turn
+            later = [asyncio.create_task(store.save(record(f"later{i}"))) for i in range(3)]
+            await asyncio.sleep(0.05)
+        await asyncio.gather(first, *later)
+        assert await stored_keys(engine) == {"first", "later0", "later1", "later2"}
+        assert len(commits) == 1  # taken on the thread once it could write: one transaction
     finally:
         await engine.dispose()

@@ -12,7 +12,6 @@ was a large share of the time per request.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, delete, insert, update
@@ -21,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tokensmith.models.grant import ConsumeOutcome, GrantKind, StoredGrant
 from tokensmith.stores.protocols import DuplicateGrant
-from tokensmith.stores.sql.batching import Batcher
+from tokensmith.stores.sql.batching import Batch, Batcher
 from tokensmith.stores.sql.engine import run_in_transaction
 from tokensmith.stores.sql.group_commit import GroupCommit
 from tokensmith.stores.sql.lookups import KeyedLookup
@@ -100,7 +99,7 @@ class SqlGrantStore:
         """Mark the grant used if nobody has; say whether this call was the one."""
         return await self._consumes.submit((key, kind, now))
 
-    async def _consume_batch(self, batch: Sequence[_Consume]) -> list[_Consumed]:
+    async def _consume_batch(self, batch: Batch[_Consume, _Consumed]) -> list[_Consumed]:
         """One transaction: an UPDATE per (kind, now), then a look at the handles it missed.
 
         The handles go in sorted, and PostgreSQL visits the rows of ``key IN (...)``
@@ -109,26 +108,28 @@ class SqlGrantStore:
         deadlock anyway, PostgreSQL ends that transaction: nothing is consumed
         and its callers get the database error (503, and they may retry).
         """
-        keys_by_statement: dict[tuple[GrantKind, int], set[str]] = {}
-        for key, kind, now in batch:
-            keys_by_statement.setdefault((kind, now), set()).add(key)
 
         def consume_all(
             connection: Connection,
         ) -> tuple[dict[tuple[str, GrantKind], RowMapping], dict[Any, RowMapping]]:
+            # On SQLite this runs on the writer thread, and takes what is waiting then.
+            calls = batch.take()
+            keys_by_statement: dict[tuple[GrantKind, int], set[str]] = {}
+            for key, kind, now in calls:
+                keys_by_statement.setdefault((kind, now), set()).add(key)
             consumed: dict[tuple[str, GrantKind], RowMapping] = {}
             for (kind, now), keys in keys_by_statement.items():
                 result = connection.execute(
                     _CONSUME_MANY, {"p_keys": sorted(keys), "p_kind": kind.value, "p_now": now}
                 )
                 consumed.update(((row["key"], kind), row) for row in result.mappings())
-            missed = [key for key, kind, _ in batch if (key, kind) not in consumed]
+            missed = [key for key, kind, _ in calls if (key, kind) not in consumed]
             return consumed, self._lookup.find_in(connection, missed) if missed else {}
 
         consumed, existing = await run_in_transaction(self._engine, consume_all)
         outcomes: list[_Consumed] = []
         claimed: set[tuple[str, GrantKind]] = set()
-        for key, kind, _ in batch:
+        for key, kind, _ in batch.items:
             row = consumed.get((key, kind))
             if row is not None and (key, kind) not in claimed:
                 claimed.add((key, kind))  # the first caller with this handle is the one

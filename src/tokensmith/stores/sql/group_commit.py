@@ -18,7 +18,7 @@ each batch is a network round trip, and the statement goes through SQLAlchemy.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Insert
 
-from tokensmith.stores.sql.batching import Batcher
+from tokensmith.stores.sql.batching import Batch, Batcher
 from tokensmith.stores.sql.engine import SingleWriterEngine, json_text, run_in_transaction
 
 __all__ = ["DriverInsert", "GroupCommit"]
@@ -92,23 +92,32 @@ class GroupCommit:
         """Insert ``row``; returns once it is committed, raises what inserting it raised."""
         await self._batcher.submit(row)
 
-    async def _write(self, rows: Sequence[Row]) -> list[BaseException | None]:
-        def insert_all(connection: Connection) -> None:
-            if self._driver_insert is not None:
-                self._driver_insert.execute(connection, rows)
-            else:
-                connection.execute(self._statement, list(rows))
-
+    async def _write(self, batch: Batch[Row, None]) -> list[BaseException | None]:
         try:
-            await run_in_transaction(self._engine, insert_all)
+            await self._insert(batch.take)
         except IntegrityError as exc:
+            rows = batch.items
             if len(rows) == 1:
                 return [exc]
-            outcomes: list[BaseException | None] = []
-            for row in rows:  # whose row broke the constraint?
-                try:
-                    outcomes.extend(await self._write([row]))
-                except Exception as error:  # this row alone: the others keep their outcome
-                    outcomes.append(error)
-            return outcomes
-        return [None] * len(rows)
+            # Whose row broke the constraint? Each alone; the others keep their outcome.
+            return [await self._insert_alone(row) for row in rows]
+        return [None] * len(batch.items)
+
+    async def _insert(self, rows: Callable[[], Sequence[Row]]) -> None:
+        def insert_all(connection: Connection) -> None:
+            # On SQLite this runs on the writer thread: rows that came while it
+            # waited for the interpreter lock are taken too (batching.py).
+            taken = rows()
+            if self._driver_insert is not None:
+                self._driver_insert.execute(connection, taken)
+            else:
+                connection.execute(self._statement, list(taken))
+
+        await run_in_transaction(self._engine, insert_all)
+
+    async def _insert_alone(self, row: Row) -> BaseException | None:
+        try:
+            await self._insert(lambda: [row])
+        except Exception as error:
+            return error
+        return None

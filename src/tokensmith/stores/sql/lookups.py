@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Column, Connection, RowMapping, Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tokensmith.stores.sql.batching import Batcher
+from tokensmith.stores.sql.batching import Batch, Batcher
 from tokensmith.stores.sql.engine import run_read
 
 __all__ = ["KeyedLookup"]
@@ -38,6 +38,9 @@ class KeyedLookup:
         result = connection.execute(self._query, {"p_values": list(set(values))})
         return {row[self._column]: row for row in result.mappings()}
 
-    async def _read(self, values: Sequence[Any]) -> list[RowMapping | None]:
-        rows = await run_read(self._engine, lambda connection: self.find_in(connection, values))
-        return [rows.get(value) for value in values]
+    async def _read(self, batch: Batch[Any, RowMapping | None]) -> list[RowMapping | None]:
+        # On SQLite the lambda runs on a reader thread, and takes what is waiting then.
+        rows = await run_read(
+            self._engine, lambda connection: self.find_in(connection, batch.take())
+        )
+        return [rows.get(value) for value in batch.items]

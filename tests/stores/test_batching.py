@@ -1,0 +1,98 @@
+"""Batcher: which calls a round trip serves is settled when it takes them."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+import pytest
+
+from tokensmith.stores.sql.batching import MAX_BATCH, Batch, Batcher
+
+
+class Recorder:
+    """A flush that takes its batch on a thread, once the test lets it."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.started = asyncio.Event()
+        self.go = threading.Event()
+
+    async def flush(self, batch: Batch[str, str]) -> Sequence[str]:
+        self.started.set()
+
+        def on_thread() -> list[str]:
+            self.go.wait(10)
+            return batch.take()
+
+        items = await asyncio.to_thread(on_thread)
+        self.batches.append(items)
+        return [item.upper() for item in items]
+
+
+async def test_calls_that_arrive_before_the_round_trip_takes_its_batch_join_it():
+    recorder = Recorder()
+    batcher = Batcher(recorder.flush, name="test")
+    first = asyncio.create_task(batcher.submit("a"))
+    await recorder.started.wait()  # the round trip has begun, and has taken nothing yet
+    later = [asyncio.create_task(batcher.submit(item)) for item in ("b", "c")]
+    await asyncio.sleep(0)
+    recorder.go.set()
+    assert await asyncio.gather(first, *later) == ["A", "B", "C"]
+    assert recorder.batches == [["a", "b", "c"]]
+
+
+async def test_a_round_trip_takes_at_most_max_batch_calls():
+    recorder = Recorder()
+    recorder.go.set()
+    batcher = Batcher(recorder.flush, name="test")
+    items = [f"i{n}" for n in range(MAX_BATCH + 5)]
+    assert await asyncio.gather(*(batcher.submit(item) for item in items)) == [
+        item.upper() for item in items
+    ]
+    assert [len(batch) for batch in recorder.batches] == [MAX_BATCH, 5]
+
+
+async def test_a_flush_that_fails_before_taking_fails_the_waiting_calls_once():
+    calls = 0
+
+    async def down(_batch: Batch[str, str]) -> Sequence[str]:
+        nonlocal calls
+        calls += 1
+        raise ConnectionError("database down")
+
+    batcher = Batcher(down, name="test")
+    outcomes = await asyncio.gather(
+        *(batcher.submit(item) for item in "abc"), return_exceptions=True
+    )
+    assert [type(outcome) for outcome in outcomes] == [ConnectionError] * 3
+    assert calls == 1  # one round trip failed them all; no round trip per call, no loop
+
+
+async def test_a_flush_that_takes_nothing_fails_its_calls_instead_of_hanging():
+    async def forgetful(_batch: Batch[str, str]) -> Sequence[str]:
+        return []
+
+    batcher = Batcher(forgetful, name="test")
+    with pytest.raises(RuntimeError, match="took no calls"):
+        await asyncio.wait_for(batcher.submit("a"), 5)
+
+
+async def test_take_is_settled_once():
+    recorder = Recorder()
+    recorder.go.set()
+    seen: list[list[str]] = []
+
+    async def twice(batch: Batch[str, str]) -> Sequence[str]:
+        first = batch.take()
+        await asyncio.sleep(0)  # more calls arrive
+        seen.append(batch.take())
+        return first
+
+    batcher = Batcher(twice, name="test")
+    a = asyncio.create_task(batcher.submit("a"))
+    await asyncio.sleep(0)
+    b = asyncio.create_task(batcher.submit("b"))
+    assert await asyncio.gather(a, b) == ["a", "b"]
+    assert seen == [["a"], ["b"]]
