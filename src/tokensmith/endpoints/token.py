@@ -75,7 +75,7 @@ class TokenEndpoint:
             validated = self.dpop.bind(validated, dpop_jkt)
         response = await self.response_generator.process(validated)
         if self.metrics is not None:
-            self.metrics.issued.labels(grant_type, client.client_id).inc()
+            self.metrics.count_issued(grant_type, client.client_id)
         audit_token_issued(request, validated, response)
         return json_response(
             response.to_dict(), headers=self.dpop.response_headers() if self.dpop else None
