@@ -96,3 +96,23 @@ async def test_take_is_settled_once():
     b = asyncio.create_task(batcher.submit("b"))
     assert await asyncio.gather(a, b) == ["a", "b"]
     assert seen == [["a"], ["b"]]
+
+
+async def test_cancelling_the_round_trip_cancels_its_calls_and_those_waiting():
+    started = asyncio.Event()
+
+    async def stuck(batch: Batch[str, str]) -> Sequence[str]:
+        batch.take()
+        started.set()
+        await asyncio.sleep(3600)
+        return []
+
+    batcher = Batcher(stuck, name="test-stuck")
+    first = asyncio.create_task(batcher.submit("a"))
+    await started.wait()
+    waiting = [asyncio.create_task(batcher.submit(item)) for item in "bc"]
+    await asyncio.sleep(0)
+    [runner] = [task for task in asyncio.all_tasks() if task.get_name() == "test-stuck"]
+    runner.cancel()
+    outcomes = await asyncio.gather(first, *waiting, return_exceptions=True)
+    assert all(isinstance(outcome, asyncio.CancelledError) for outcome in outcomes)

@@ -117,9 +117,13 @@ class Batcher(Generic[Item, Result]):
             while queue.waiting:
                 await self._serve(Batch(queue.waiting))
         except asyncio.CancelledError:  # the loop is shutting down: nobody waits for more
-            for _, done in queue.waiting:
+            # Popped, not iterated: a round trip's thread may still be taking from it.
+            while True:
+                try:
+                    _, done = queue.waiting.popleft()
+                except IndexError:
+                    break
                 done.cancel()
-            queue.waiting.clear()
             raise
         finally:
             queue.runner = None
