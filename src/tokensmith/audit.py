@@ -125,7 +125,8 @@ def _sole_line_handler() -> BatchedLineHandler | None:
     if len(handlers) != 1 or audit_logger.propagate or audit_logger.filters:
         return None
     handler = handlers[0]
-    if isinstance(handler, BatchedLineHandler) and handler.takes_lines(logging.INFO):
+    # The exact class: a subclass may emit or handle records its own way.
+    if type(handler) is BatchedLineHandler and handler.takes_lines(logging.INFO):
         return handler
     return None
 

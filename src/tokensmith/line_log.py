@@ -69,9 +69,7 @@ class BatchedLineHandler(logging.Handler):
         True when nothing filters here and the formatter is a ``LineFormatter``:
         then ``emit_line(message)`` writes exactly what ``handle(record)`` would.
         """
-        return (
-            not self.filters and level >= self.level and isinstance(self.formatter, LineFormatter)
-        )
+        return not self.filters and level >= self.level and type(self.formatter) is LineFormatter
 
     def emit_line(self, line: str) -> None:
         """Add a finished line, as ``handle`` would for a record with that message."""

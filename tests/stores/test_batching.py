@@ -18,13 +18,16 @@ class Recorder:
         self.batches: list[list[str]] = []
         self.started = asyncio.Event()
         self.go = threading.Event()
+        self.took = threading.Event()
 
     async def flush(self, batch: Batch[str, str]) -> Sequence[str]:
         self.started.set()
 
         def on_thread() -> list[str]:
             self.go.wait(10)
-            return batch.take()
+            items = batch.take()
+            self.took.set()
+            return items
 
         items = await asyncio.to_thread(on_thread)
         self.batches.append(items)
@@ -116,3 +119,20 @@ async def test_cancelling_the_round_trip_cancels_its_calls_and_those_waiting():
     runner.cancel()
     outcomes = await asyncio.gather(first, *waiting, return_exceptions=True)
     assert all(isinstance(outcome, asyncio.CancelledError) for outcome in outcomes)
+
+
+async def test_a_thread_that_takes_after_its_round_trip_was_cancelled_takes_nothing():
+    recorder = Recorder()  # its thread waits for `go`, then takes
+    batcher = Batcher(recorder.flush, name="test-late")
+    first = asyncio.create_task(batcher.submit("a"))
+    await recorder.started.wait()
+    [runner] = [task for task in asyncio.all_tasks() if task.get_name() == "test-late"]
+    runner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    second = asyncio.create_task(batcher.submit("b"))
+    await asyncio.sleep(0)  # "b" waits; the new round trip has not started yet
+    recorder.go.set()  # the cancelled round trip's thread goes on and takes
+    assert recorder.took.wait(5)
+    assert await asyncio.wait_for(second, 5) == "B"  # served by the new round trip, not lost
+    assert ["b"] in recorder.batches and ["a"] not in recorder.batches

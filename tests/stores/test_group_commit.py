@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import (
     Column,
     DateTime,
+    Enum,
     Integer,
     MetaData,
     String,
@@ -158,6 +159,8 @@ async def test_a_table_whose_values_need_sqlalchemy_keeps_its_statement(tmp_path
         assert DriverInsert.for_sqlite(engine, insert(with_server_default)) is None
         with_datetime = _table_with(Column("at", DateTime))
         assert DriverInsert.for_sqlite(engine, insert(with_datetime)) is None
+        with_enum = _table_with(Column("kind", Enum("a", "b")))  # an Enum is a String
+        assert DriverInsert.for_sqlite(engine, insert(with_enum)) is None
     finally:
         await engine.dispose()
 

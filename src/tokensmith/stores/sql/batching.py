@@ -25,6 +25,7 @@ the next round trip (measured: that wait was 0.8-1 ms of a 2.1 ms batch).
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -56,26 +57,35 @@ class Batch(Generic[Item, Result]):
     """The calls one round trip serves, fixed by ``take()``.
 
     ``take()`` may run on another thread: the event loop only appends to the
-    waiting calls and the taker only pops from their front, each atomic.
+    waiting calls and the taker only pops from their front, each atomic. A
+    round trip cancelled while its thread has yet to take is ``close()``d
+    first, so that thread takes nothing: whatever it took, nobody would answer.
     """
 
-    __slots__ = ("_taken", "_waiting", "closed")
+    __slots__ = ("_lock", "_taken", "_waiting", "closed")
 
     def __init__(self, waiting: Waiting[Item, Result]) -> None:
         self._waiting = waiting
         self._taken: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._lock = threading.Lock()
         self.closed = False
 
     def take(self) -> list[Item]:
         """The items of this round trip: those waiting now (up to MAX_BATCH); once only."""
-        if not self.closed:
-            self.closed = True
-            while len(self._taken) < MAX_BATCH:
-                try:
-                    self._taken.append(self._waiting.popleft())
-                except IndexError:
-                    break
+        with self._lock:
+            if not self.closed:
+                self.closed = True
+                while len(self._taken) < MAX_BATCH:
+                    try:
+                        self._taken.append(self._waiting.popleft())
+                    except IndexError:
+                        break
         return self.items
+
+    def close(self) -> None:
+        """Take nothing more; what was taken stays taken."""
+        with self._lock:
+            self.closed = True
 
     @property
     def items(self) -> list[Item]:
@@ -132,6 +142,7 @@ class Batcher(Generic[Item, Result]):
         try:
             outcomes = await self._flush(batch)
         except asyncio.CancelledError:
+            batch.close()  # its thread may still be running: it must not take calls now
             for _, done in batch.calls:
                 done.cancel()
             raise

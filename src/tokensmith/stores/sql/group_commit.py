@@ -60,7 +60,8 @@ class DriverInsert:
         for column in table.columns:
             if column.default is not None or column.server_default is not None:
                 return None
-            if not isinstance(column.type, (*_PLAIN_TYPES, JSON)):
+            # The exact types: a subclass (an Enum is a String) may process its values.
+            if type(column.type) not in (*_PLAIN_TYPES, JSON):
                 return None
         compiled = statement.compile(dialect=engine.dialect)
         if compiled.positiontup is None:
