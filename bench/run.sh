@@ -128,6 +128,20 @@ TS_BIN="$(cd "$(dirname "$TS_BIN")" && pwd)/$(basename "$TS_BIN")"
 TS_PYTHON="$(head -1 "$TS_BIN" | sed -n 's/^#![[:space:]]*\([^[:space:]]*\).*/\1/p')"
 [[ -x "$TS_PYTHON" ]] || die "cannot find the Python interpreter of $TS_BIN"
 
+# describe_python: the interpreter's real executable and how it was built. How CPython
+# was compiled moves every figure: a libpython.so build without --enable-optimizations
+# (pyenv's default) ran tokensmith about 8% slower here than Debian's python3.11 package.
+describe_python() {
+  "$TS_PYTHON" - <<'PY' 2>/dev/null || echo "unknown"
+import os, sys, sysconfig
+flags = sysconfig.get_config_var("CONFIG_ARGS") or ""
+maps = open("/proc/self/maps").read()
+linked = "executable linked to libpython.so" if "libpython3" in maps else "libpython in the executable"
+optimized = "with" if "--enable-optimizations" in flags else "without"
+print(f"{os.path.realpath(sys.executable)}, {linked}, configured {optimized} --enable-optimizations")
+PY
+}
+
 needs_node=0
 for s in "${SCENARIOS[@]}"; do
   [[ " $COMPARISONS " == *" $s "* && " $SERVERS " == *" node "* ]] && needs_node=1
@@ -585,6 +599,7 @@ idle_busy=$(( (h1 - h0) * 100 / CLK_TCK ))
   echo "code:      $(describe_code)"
   echo "machine:   $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo) RAM, load before: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "software:  $("$TS_PYTHON" --version 2>&1), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)${NODE_VERSION:+, node $NODE_VERSION, oidc-provider $OP_VERSION}"
+  echo "python:    $(describe_python)"
   echo "settings:  wrk -t$THREADS -c$CONNECTIONS, warm-up ${WARMUP}s, $RUNS runs x ${DURATION}s per server, alternating; workers: $WORKERS_LIST"
 } >"$RESULTS/conditions.txt"
 cat "$RESULTS/conditions.txt" >&2

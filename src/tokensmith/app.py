@@ -21,6 +21,7 @@ from tokensmith.ciba.hints import UserHints
 from tokensmith.ciba.ping import PingDelivery
 from tokensmith.clientauth.base import ClientAuthenticatorRegistry
 from tokensmith.composition import compose, start, stop
+from tokensmith.direct_dispatch import DirectDispatchApp
 from tokensmith.dpop import DpopResourceGuard, DpopTokenBinding, dpop_proofs
 from tokensmith.endpoints._rendering import (
     DATABASE_ERROR_HANDLERS,
@@ -97,7 +98,7 @@ def create_app(
         finally:
             flush_audit_log()
 
-    app = Starlette(
+    app = DirectDispatchApp(
         lifespan=lifespan,
         exception_handlers={
             OAuthError: handle_oauth_error,

@@ -11,7 +11,7 @@ through to Starlette's own matching, unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from starlette.routing import BaseRoute, Route, Router
@@ -29,6 +29,11 @@ class ExactPathRouter(Router):
                 for method in route.methods:
                     # The first route listed wins, as in Starlette's own matching.
                     self._exact.setdefault((route.path, method), route)
+
+    @property
+    def fixed_routes(self) -> Mapping[tuple[str, str], Route]:
+        """(path, method) -> the route that answers it, for every fixed path."""
+        return self._exact
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Under a root_path (a mount, a proxy prefix) Starlette's matching strips it first.
