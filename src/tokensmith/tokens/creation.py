@@ -12,8 +12,8 @@ from typing import Protocol
 import orjson
 
 from tokensmith._types import Claims, JSONObject
-from tokensmith.keys.compact_signing import sign_compact
 from tokensmith.keys.manager import KeyManager, SigningKey
+from tokensmith.keys.signing_turns import SigningTurns
 from tokensmith.models.token import Token
 from tokensmith.tokens.claims import built_in_claims
 
@@ -29,6 +29,7 @@ class TokenCreationService(Protocol):
 class DefaultTokenCreationService:
     def __init__(self, keys: KeyManager):
         self.keys = keys
+        self.signing_turns = SigningTurns()
 
     async def create_token(self, token: Token) -> str:
         key = self.keys.active
@@ -53,4 +54,5 @@ class DefaultTokenCreationService:
         return built_in_claims(token)
 
     async def sign(self, header: JSONObject, payload: Claims, key: SigningKey) -> str:
-        return sign_compact(header, orjson.dumps(payload), key)
+        """The compact JWS, signed with the turn's other tokens (``keys/signing_turns.py``)."""
+        return await self.signing_turns.sign(header, orjson.dumps(payload), key)

@@ -1,0 +1,53 @@
+"""SigningTurns: the tokens asked for during one turn of the event loop are signed in a row.
+
+OpenSSL signs with P-256 through a precomputed table of about 150 KB. Between
+two requests, the rest of a request's work (the interpreter, the kernel's
+networking) pushes that table out of the CPU's caches, so one ES256 signature
+per request cost about 25 µs of a 100 µs client_credentials request under
+load, against 15 µs for signatures made one after another. Here a request
+that reaches signing waits for the end of the loop's current turn, and every
+signature asked for in that turn is made then, together (at 32 connections,
+13 on average): measured 10,850 -> 11,200-11,700 tokens per second on one
+worker. The wait is the turn's other signatures, a fraction of a millisecond.
+
+A caller that was cancelled meanwhile is skipped; one whose signature fails
+gets the error, and the rest of the turn is signed all the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tokensmith.keys.compact_signing import sign_compact
+from tokensmith.keys.material import SigningKey
+
+__all__ = ["SigningTurns"]
+
+_Waiting = tuple["asyncio.Future[str]", dict[str, Any], bytes, SigningKey]
+
+
+class SigningTurns:
+    def __init__(self) -> None:
+        # One list per running event loop, present only while its turn has signatures waiting.
+        self._waiting: dict[asyncio.AbstractEventLoop, list[_Waiting]] = {}
+
+    async def sign(self, header: dict[str, Any], payload: bytes, key: SigningKey) -> str:
+        """``sign_compact(header, payload, key)``, made at the end of this turn of the loop."""
+        loop = asyncio.get_running_loop()
+        waiting = self._waiting.get(loop)
+        if waiting is None:
+            waiting = self._waiting[loop] = []
+            loop.call_soon(self._sign_waiting, loop)
+        signed: asyncio.Future[str] = loop.create_future()
+        waiting.append((signed, header, payload, key))
+        return await signed
+
+    def _sign_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
+        for signed, header, payload, key in self._waiting.pop(loop, ()):
+            if signed.cancelled():
+                continue
+            try:
+                signed.set_result(sign_compact(header, payload, key))
+            except Exception as exc:  # this caller's error (a wrong alg, say), not the turn's
+                signed.set_exception(exc)

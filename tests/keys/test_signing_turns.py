@@ -1,0 +1,127 @@
+"""SigningTurns: one turn's tokens signed in a row, each caller getting its own token or error."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import jwt
+import orjson
+import pytest
+from joserfc.jwk import ECKey
+
+from tokensmith.keys import signing_turns
+from tokensmith.keys.material import SigningKey
+from tokensmith.keys.signing_turns import SigningTurns
+
+
+def signing_key() -> SigningKey:
+    key = ECKey.generate_key("P-256", auto_kid=True)
+    return SigningKey(kid=key.kid or key.thumbprint(), algorithm="ES256", key=key)
+
+
+def claims(number: int) -> bytes:
+    return orjson.dumps({"sub": f"user-{number}", "aud": "https://api"})
+
+
+def verified(token: str, key: SigningKey) -> dict:
+    public_pem = key.key.as_pem(private=False)
+    return jwt.decode(token, public_pem, algorithms=["ES256"], audience="https://api")
+
+
+def recording_signatures(monkeypatch: pytest.MonkeyPatch, events: list[str]) -> None:
+    original = signing_turns.sign_compact
+
+    def recorded(header, payload, key):
+        events.append(f"sign {orjson.loads(payload)['sub']}")
+        return original(header, payload, key)
+
+    monkeypatch.setattr(signing_turns, "sign_compact", recorded)
+
+
+async def test_the_turns_requests_are_signed_in_a_row_after_they_all_asked(monkeypatch):
+    events: list[str] = []
+    recording_signatures(monkeypatch, events)
+    turns = SigningTurns()
+    keys = [signing_key(), signing_key()]
+
+    async def request(number: int) -> str:
+        events.append(f"ask user-{number}")
+        key = keys[number % 2]
+        return await turns.sign({"alg": "ES256", "kid": key.kid}, claims(number), key)
+
+    tokens = await asyncio.gather(*(request(n) for n in range(4)))
+
+    # Signed one after another once every request of the turn had asked, not in between.
+    assert events == [f"ask user-{n}" for n in range(4)] + [f"sign user-{n}" for n in range(4)]
+    for number, token in enumerate(tokens):
+        assert verified(token, keys[number % 2])["sub"] == f"user-{number}"
+        assert jwt.get_unverified_header(token)["kid"] == keys[number % 2].kid
+    assert turns._waiting == {}  # nothing left behind for the loop
+
+
+async def test_a_failing_signature_fails_its_caller_only():
+    turns = SigningTurns()
+    key = signing_key()
+    outcomes = await asyncio.gather(
+        turns.sign({"alg": "ES256", "kid": key.kid}, claims(1), key),
+        turns.sign({"alg": "none", "kid": key.kid}, claims(2), key),
+        turns.sign({"alg": "ES256", "kid": key.kid}, claims(3), key),
+        return_exceptions=True,
+    )
+    assert verified(outcomes[0], key)["sub"] == "user-1"
+    assert isinstance(outcomes[1], ValueError)
+    assert verified(outcomes[2], key)["sub"] == "user-3"
+
+
+async def test_a_cancelled_caller_is_not_signed_for(monkeypatch):
+    events: list[str] = []
+    recording_signatures(monkeypatch, events)
+    turns = SigningTurns()
+    key = signing_key()
+    header = {"alg": "ES256", "kid": key.kid}
+    gone = asyncio.ensure_future(turns.sign(header, claims(1), key))
+    kept = asyncio.ensure_future(turns.sign(header, claims(2), key))
+    await asyncio.sleep(0)  # both are waiting for the end of the turn
+    gone.cancel()
+    assert verified(await kept, key)["sub"] == "user-2"
+    assert gone.cancelled()
+    assert events == ["sign user-2"]
+
+
+async def test_the_next_turn_starts_a_new_batch(monkeypatch):
+    events: list[str] = []
+    recording_signatures(monkeypatch, events)
+    turns = SigningTurns()
+    key = signing_key()
+    header = {"alg": "ES256", "kid": key.kid}
+    first = await turns.sign(header, claims(1), key)
+    second = await turns.sign(header, claims(2), key)
+    assert [verified(t, key)["sub"] for t in (first, second)] == ["user-1", "user-2"]
+    assert events == ["sign user-1", "sign user-2"]
+
+
+def test_each_event_loop_signs_its_own_callers():
+    turns = SigningTurns()
+    key = signing_key()
+    header = {"alg": "ES256", "kid": key.kid}
+    results: dict[int, list[str]] = {}
+    start = threading.Barrier(2)
+
+    def run_loop(number: int) -> None:
+        async def main() -> list[str]:
+            start.wait()
+            return list(
+                await asyncio.gather(*(turns.sign(header, claims(number), key) for _ in range(20)))
+            )
+
+        results[number] = asyncio.run(main())
+
+    threads = [threading.Thread(target=run_loop, args=(n,)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    for number in (1, 2):
+        assert [verified(t, key)["sub"] for t in results[number]] == [f"user-{number}"] * 20
+    assert turns._waiting == {}
