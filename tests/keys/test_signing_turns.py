@@ -39,6 +39,14 @@ def recording_signatures(monkeypatch: pytest.MonkeyPatch, events: list[str]) -> 
     monkeypatch.setattr(signing_turns, "sign_compact", recorded)
 
 
+def recorded_turns(monkeypatch: pytest.MonkeyPatch):
+    """SigningTurns whose signatures are recorded, a key, and a header for it."""
+    events: list[str] = []
+    recording_signatures(monkeypatch, events)
+    key = signing_key()
+    return events, SigningTurns(), key, {"alg": "ES256", "kid": key.kid}
+
+
 async def test_the_turns_requests_are_signed_in_a_row_after_they_all_asked(monkeypatch):
     events: list[str] = []
     recording_signatures(monkeypatch, events)
@@ -75,11 +83,7 @@ async def test_a_failing_signature_fails_its_caller_only():
 
 
 async def test_a_cancelled_caller_is_not_signed_for(monkeypatch):
-    events: list[str] = []
-    recording_signatures(monkeypatch, events)
-    turns = SigningTurns()
-    key = signing_key()
-    header = {"alg": "ES256", "kid": key.kid}
+    events, turns, key, header = recorded_turns(monkeypatch)
     gone = asyncio.ensure_future(turns.sign(header, claims(1), key))
     kept = asyncio.ensure_future(turns.sign(header, claims(2), key))
     await asyncio.sleep(0)  # both are waiting for the end of the turn
@@ -90,11 +94,7 @@ async def test_a_cancelled_caller_is_not_signed_for(monkeypatch):
 
 
 async def test_the_next_turn_starts_a_new_batch(monkeypatch):
-    events: list[str] = []
-    recording_signatures(monkeypatch, events)
-    turns = SigningTurns()
-    key = signing_key()
-    header = {"alg": "ES256", "kid": key.kid}
+    events, turns, key, header = recorded_turns(monkeypatch)
     first = await turns.sign(header, claims(1), key)
     second = await turns.sign(header, claims(2), key)
     assert [verified(t, key)["sub"] for t in (first, second)] == ["user-1", "user-2"]
