@@ -31,7 +31,7 @@
 #   BENCH_WORKERS       worker counts to measure, both servers            (default "1 2")
 #   BENCH_SERVERS       servers to compare                                (default "tokensmith node")
 #   BENCH_SEED_RATE_TOKENSMITH / BENCH_SEED_RATE_NODE   single-use values (codes, refresh
-#                       tokens) pre-created per measured second           (default 6000 / 6000)
+#                       tokens) pre-created per measured second           (default 9000 / 6000)
 #   BENCH_PG_ADMIN_URL  psql URL used to (re)create the bench database
 #                       (default postgresql://postgres@127.0.0.1:5432/postgres)
 #   BENCH_PG_DATABASE   database tokensmith uses in the PostgreSQL scenarios (default
@@ -59,7 +59,7 @@ CONNECTIONS="${BENCH_CONNECTIONS:-32}"
 THREADS="${BENCH_THREADS:-2}"
 WORKERS_LIST="${BENCH_WORKERS:-1 2}"
 SERVERS="${BENCH_SERVERS:-tokensmith node}"
-SEED_RATE_TOKENSMITH="${BENCH_SEED_RATE_TOKENSMITH:-6000}"
+SEED_RATE_TOKENSMITH="${BENCH_SEED_RATE_TOKENSMITH:-9000}"
 SEED_RATE_NODE="${BENCH_SEED_RATE_NODE:-6000}"
 PG_ADMIN_URL="${BENCH_PG_ADMIN_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"
 PG_DATABASE="${BENCH_PG_DATABASE:-tokensmith_bench}"

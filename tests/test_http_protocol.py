@@ -124,3 +124,94 @@ def test_serve_runs_uvicorn_with_the_coalescing_protocol(monkeypatch, tmp_path) 
     result = CliRunner().invoke(tokensmith.cli.main, ["serve", "--config", str(config)])
     assert result.exit_code == 0, result.output
     assert options[0]["http"] is HttpProtocol
+
+
+async def slow_endpoint(_request: Any) -> JSONResponse:
+    await asyncio.sleep(0.3)
+    return JSONResponse({"slow": True})
+
+
+KEEP_ALIVE_APP = Starlette(
+    routes=[
+        Route("/token", token_endpoint, methods=["POST"]),
+        Route("/slow", slow_endpoint, methods=["POST"]),
+    ]
+)
+SLOW_REQUEST = b"POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"
+
+
+def keep_alive_connection(timeout: float) -> tuple[HttpProtocol, RecordingTransport]:
+    config = Config(
+        KEEP_ALIVE_APP,
+        lifespan="off",
+        log_config=None,
+        server_header=False,
+        timeout_keep_alive=timeout,  # type: ignore[arg-type]
+    )
+    protocol = HttpProtocol(config, ServerState(), {}, _loop=asyncio.get_running_loop())
+    transport = RecordingTransport()
+    protocol.connection_made(transport)
+    return protocol, transport
+
+
+async def answered(transport: RecordingTransport, count: int) -> None:
+    for _ in range(400):
+        if len(transport.writes) >= count:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"{len(transport.writes)} responses, expected {count}")
+
+
+async def test_an_idle_connection_closes_after_the_keep_alive_timeout() -> None:
+    protocol, transport = keep_alive_connection(0.2)
+    protocol.data_received(REQUEST % b"")
+    await answered(transport, 1)
+    await asyncio.sleep(0.1)
+    assert not transport.closed
+    await asyncio.sleep(0.2)
+    assert transport.closed
+
+
+async def test_the_timeout_counts_from_the_last_response() -> None:
+    protocol, transport = keep_alive_connection(0.2)
+    protocol.data_received(REQUEST % b"")
+    await answered(transport, 1)
+    await asyncio.sleep(0.12)
+    protocol.data_received(REQUEST % b"")
+    await answered(transport, 2)
+    await asyncio.sleep(0.12)  # past the first deadline, not the second
+    assert not transport.closed
+    await asyncio.sleep(0.2)
+    assert transport.closed
+
+
+async def test_a_request_in_progress_is_not_cut_by_the_timer() -> None:
+    protocol, transport = keep_alive_connection(0.2)
+    protocol.data_received(REQUEST % b"")
+    await answered(transport, 1)
+    protocol.data_received(SLOW_REQUEST)  # 0.3 s, longer than the timeout
+    await answered(transport, 2)
+    assert transport.writes[1].endswith(b'{"slow":true}')
+    assert not transport.closed
+    await asyncio.sleep(0.3)
+    assert transport.closed
+
+
+async def test_one_timer_serves_a_busy_connection(monkeypatch) -> None:
+    loop = asyncio.get_running_loop()
+    armed: list[float] = []
+    call_later = loop.call_later
+
+    def counted(delay: float, *args: Any) -> asyncio.TimerHandle:
+        armed.append(delay)
+        return call_later(delay, *args)
+
+    monkeypatch.setattr(loop, "call_later", counted)
+    protocol, transport = keep_alive_connection(5)
+    for count in range(1, 21):
+        protocol.data_received(REQUEST % b"")
+        await answered(transport, count)
+    # The test's own waits are 5 ms; uvicorn alone arms (and cancels) a 5 s timer per response.
+    assert [delay for delay in armed if delay >= 1] == [5]
+    protocol.connection_lost(None)
+    assert transport.closed
