@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -56,12 +56,33 @@ async def late_failure(_request: Request) -> Response:
     return PlainTextResponse("sent", background=BackgroundTask(failing_task))
 
 
+async def echo(request: Request) -> Response:
+    return PlainTextResponse(f"got {len(await request.body())} bytes")
+
+
+async def missing_file(_request: Request) -> Response:
+    return FileResponse("/nonexistent/file")
+
+
+class RefusingResponse(Response):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise Refused("before anything was sent")
+
+
+async def refusing_response(_request: Request) -> Response:
+    return RefusingResponse()
+
+
 async def item(request: Request) -> Response:
     return PlainTextResponse(f"item {request.path_params['item_id']}")
 
 
 def sync_endpoint(_request: Request) -> Response:
     return PlainTextResponse("from a thread")
+
+
+async def failing_handler(_request: Request, _exc: Exception) -> Response:
+    raise KeyError("a bug in a handler")
 
 
 async def on_refused(_request: Request, exc: Exception) -> Response:
@@ -86,6 +107,9 @@ ROUTES = [
     Route("/late", late_failure),
     Route("/items/{item_id}", item),
     Route("/sync", sync_endpoint),
+    Route("/echo", echo, methods=["POST"]),
+    Route("/missing_file", missing_file),
+    Route("/refusing_response", refusing_response),
 ]
 HANDLERS = {Refused: on_refused, 404: on_not_found, Exception: on_bug}
 REQUESTS = [
@@ -101,6 +125,9 @@ REQUESTS = [
     ("GET", "/items/7"),
     ("GET", "/sync"),
     ("GET", "/nowhere"),  # 404 from the router
+    ("POST", "/echo"),
+    ("GET", "/missing_file"),  # fails in the response, before it starts: the 500 handler
+    ("GET", "/refusing_response"),  # the same with a registered exception: its handler
 ]
 
 
@@ -110,24 +137,54 @@ def build(app_class: type[Starlette], **options: object) -> Starlette:
     return app
 
 
-def answers(app: Starlette) -> list[tuple[int, str, str | None]]:
+def answers(app: Starlette) -> list[tuple[int, str, str | None, str | None]]:
     client = TestClient(app, raise_server_exceptions=False)
     results = []
     for method, path in REQUESTS:
-        response = client.request(method, path)
-        results.append((response.status_code, response.text, response.headers.get("allow")))
+        response = client.request(method, path, content=b"x" * 100)
+        headers = response.headers
+        results.append(
+            (response.status_code, response.text, headers.get("allow"), headers.get("x-tagged"))
+        )
     return results
 
 
 def test_the_same_answers_as_starlettes_stack():
     expected = answers(build(Starlette))
     assert answers(build(DirectDispatchApp)) == expected
-    assert expected[0] == (200, "ok /ok ok", None)
-    assert expected[4] == (400, '{"error":"RefusedHarder"}', None)
-    assert expected[5] == (404, '{"missing":"not here"}', None)
-    assert expected[6] == (418, "short and stout", None)
-    assert expected[7] == (500, '{"error":"server_error"}', None)
-    assert expected[8] == (200, "sent", None)
+    assert expected[0] == (200, "ok /ok ok", None, None)
+    assert expected[4] == (400, '{"error":"RefusedHarder"}', None, None)
+    assert expected[5] == (404, '{"missing":"not here"}', None, None)
+    assert expected[6] == (418, "short and stout", None, None)
+    assert expected[7] == (500, '{"error":"server_error"}', None, None)
+    assert expected[8] == (200, "sent", None, None)
+    assert expected[12:] == [
+        (200, "got 100 bytes", None, None),
+        (500, '{"error":"server_error"}', None, None),
+        (400, '{"error":"Refused"}', None, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"max_body_size": 10},
+        {"router": {"max_body_size": 10}},
+        {"router": {"middleware": [Middleware(lambda app: Tagging(app))]}},
+        {"handlers": {Refused: failing_handler}},
+    ],
+    ids=["app body limit", "router body limit", "router middleware", "failing handler"],
+)
+def test_the_same_answers_with_limits_router_middleware_or_a_failing_handler(options):
+    def configured(app_class: type[Starlette]) -> Starlette:
+        handlers = {**HANDLERS, **options.get("handlers", {})}
+        app = app_class(exception_handlers=handlers, max_body_size=options.get("max_body_size"))
+        app.router = ExactPathRouter(ROUTES, **options.get("router", {}))
+        return app
+
+    expected = answers(configured(Starlette))
+    assert answers(configured(DirectDispatchApp)) == expected
+    assert {answer[0] for answer in expected} & {413, 500}
 
 
 def count_stack_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -186,6 +243,25 @@ class Tagging:
             await send(message)
 
         await self.app(scope, receive, tagged)
+
+
+def test_a_subclass_wrapping_the_stack_sees_every_request():
+    seen: list[str] = []
+
+    class Traced(DirectDispatchApp):
+        def build_middleware_stack(self) -> ASGIApp:
+            inner = super().build_middleware_stack()
+
+            async def traced(scope: Scope, receive: Receive, send: Send) -> None:
+                seen.append(scope["path"])
+                await inner(scope, receive, send)
+
+            return traced
+
+    app = Traced(exception_handlers=HANDLERS)
+    app.router = ExactPathRouter(ROUTES)
+    assert TestClient(app).get("/ok").text == "ok /ok ok"
+    assert seen == ["/ok"]
 
 
 def test_user_middleware_sees_every_request(monkeypatch):

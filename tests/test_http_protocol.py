@@ -13,7 +13,12 @@ from uvicorn.config import Config
 from uvicorn.server import ServerState
 
 import tokensmith.cli
-from tokensmith.http_protocol import FLUSH_AT_BYTES, CoalescingTransport, HttpProtocol
+from tokensmith.http_protocol import (
+    FLUSH_AT_BYTES,
+    TIMER_RESOLUTION,
+    CoalescingTransport,
+    HttpProtocol,
+)
 
 
 class RecordingTransport(asyncio.Transport):
@@ -203,3 +208,15 @@ async def test_one_timer_serves_a_busy_connection(monkeypatch) -> None:
     assert [delay for delay in armed if delay >= 1] == [5]
     protocol.connection_lost(None)
     assert transport.closed
+
+
+async def test_a_timer_that_fires_within_a_millisecond_of_the_deadline_closes() -> None:
+    # uvloop fires timers up to a millisecond early and rounds shorter delays to zero:
+    # re-arming for the remainder would spin until the clock moves on.
+    protocol, transport = keep_alive_connection(5)
+    protocol.data_received(REQUEST % b"")
+    await answered(transport, 1)
+    protocol._idle_since = protocol.loop.time() - 5 + TIMER_RESOLUTION / 2
+    protocol._check_idle()
+    assert transport.closed
+    assert protocol._idle_timer is None

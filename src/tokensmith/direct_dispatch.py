@@ -13,10 +13,12 @@ other reaches the 500 handler, which answers (if nothing was sent yet) and
 logs, and then goes on up to the server, as ServerErrorMiddleware lets it.
 
 It is taken only where the layers add nothing else: no user middleware, no
-debug mode, async exception handlers, and a route of ``ExactPathRouter``'s
-fixed paths whose app is Starlette's own wrapper of an async endpoint (not a
-class endpoint, route middleware or a body limit). Everything else, and every
-request under a root path, goes through Starlette's stack unchanged.
+debug mode, no body limit or router middleware, async exception handlers, no
+subclass wrapping the stack, and a route of ``ExactPathRouter``'s fixed paths
+whose app is Starlette's own wrapper of an async endpoint (not a class
+endpoint, route middleware or a body limit). Everything else, and every
+request under a root path, goes through Starlette's stack unchanged. Code that
+patches ``Starlette.__call__`` itself does not see direct requests.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokensmith.routing import ExactPathRouter
 
@@ -40,7 +42,7 @@ _STARLETTE_ENDPOINT_WRAPPER = "request_response.<locals>.app"
 """The qualified name of the ASGI app Starlette's Route makes of a plain endpoint."""
 
 
-HttpHandler = Callable[[Request, Exception], Awaitable[Response]]
+HttpHandler = Callable[[Request, Exception], Awaitable[Response | None]]
 
 
 class DirectDispatchApp(Starlette):
@@ -83,7 +85,15 @@ class DirectDispatchApp(Starlette):
                 by_status[key] = handler
             else:
                 by_class[key] = handler
-        if self.user_middleware or self.debug or not isinstance(self.router, ExactPathRouter):
+        if (
+            self.user_middleware
+            or self.debug
+            or self.max_body_size is not None
+            or not isinstance(self.router, ExactPathRouter)
+            or self.router.middleware_stack != self.router.app  # router middleware, a body limit
+            # A subclass that wraps the stack expects to see every request.
+            or type(self).build_middleware_stack is not DirectDispatchApp.build_middleware_stack
+        ):
             return
         self._by_status, self._by_class, self._server_error = by_status, by_class, server_error
         self._direct = {
@@ -98,41 +108,50 @@ class DirectDispatchApp(Starlette):
         scope["endpoint"] = route.endpoint
         scope["path_params"] = dict(scope.get("path_params", {}))
         request = Request(scope, receive, send)
+        started = False
+
+        async def sender(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
         try:
-            response = await route.endpoint(request)
-        except Exception as exc:
-            response = await self._handled(request, exc, scope, receive, send)
-        try:
-            await response(scope, receive, send)
-        except Exception as exc:
-            # Sent or partly sent (a background task, say): the 500 handler
-            # still hears of it, as under ServerErrorMiddleware.
+            try:
+                response: Response = await route.endpoint(request)
+                await response(scope, receive, sender)
+            except Exception as exc:  # ExceptionMiddleware's part
+                handler = self._handler_for(exc)
+                if handler is None:
+                    raise
+                if started:
+                    message = "Caught handled exception, but response already started."
+                    raise RuntimeError(message) from exc
+                handled = await handler(request, exc)
+                if handled is not None:
+                    await handled(scope, receive, sender)
+                exc.__traceback__ = None  # a reused exception would pile up tracebacks
+        except Exception as exc:  # ServerErrorMiddleware's: answer if nothing went out, re-raise
+            error_response: Response | None = PlainTextResponse(
+                "Internal Server Error", status_code=500
+            )
             if self._server_error is not None:
-                await self._server_error(Request(scope), exc)
+                error_response = await self._server_error(Request(scope), exc)
+            if not started and error_response is not None:
+                await error_response(scope, receive, send)
             raise
 
-    async def _handled(
-        self, request: Request, exc: Exception, scope: Scope, receive: Receive, send: Send
-    ) -> Response:
-        """The registered handler's response to ``exc``; else answer 500 and re-raise."""
-        handler = None
+    def _handler_for(self, exc: Exception) -> HttpHandler | None:
+        """The registered handler: by status code for an HTTPException, else by class."""
         if isinstance(exc, HTTPException):
             handler = self._by_status.get(exc.status_code)
-        if handler is None:
-            for cls in type(exc).__mro__:
-                handler = self._by_class.get(cls)
-                if handler is not None:
-                    break
-        if handler is not None:
-            response = await handler(request, exc)
-            exc.__traceback__ = None  # a reused exception would pile up tracebacks
-            return response
-        if self._server_error is not None:
-            error_response = await self._server_error(Request(scope), exc)
-        else:
-            error_response = PlainTextResponse("Internal Server Error", status_code=500)
-        await error_response(scope, receive, send)
-        raise exc
+            if handler is not None:
+                return handler
+        for cls in type(exc).__mro__:
+            handler = self._by_class.get(cls)
+            if handler is not None:
+                return handler
+        return None
 
 
 async def _plain_http_exception(request: Request, exc: Exception) -> Response:

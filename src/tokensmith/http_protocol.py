@@ -29,7 +29,10 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["FLUSH_AT_BYTES", "CoalescingTransport", "HttpProtocol"]
+__all__ = ["FLUSH_AT_BYTES", "TIMER_RESOLUTION", "CoalescingTransport", "HttpProtocol"]
+
+TIMER_RESOLUTION = 0.001
+"""Seconds; uvloop's timers count whole milliseconds."""
 
 FLUSH_AT_BYTES = 64 * 1024
 """Held writes reaching this size go out at once, so the socket's flow control
@@ -85,9 +88,10 @@ class HttpProtocol(HttpToolsProtocol):
     """uvicorn's ``HttpToolsProtocol`` writing through a ``CoalescingTransport``, with a
     keep-alive timer that is re-armed only when it fires."""
 
+    _idle_since: float | None = None
+    _idle_timer: asyncio.TimerHandle | None = None
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        self._idle_since: float | None = None
-        self._idle_timer: asyncio.TimerHandle | None = None
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
 
     def data_received(self, data: bytes) -> None:
@@ -117,7 +121,9 @@ class HttpProtocol(HttpToolsProtocol):
         if self._idle_since is None:
             return  # a request came: its response sets the timer again
         left = self._idle_since + self.timeout_keep_alive - self.loop.time()
-        if left > 0:
+        # Not "> 0": uvloop rounds a timer to whole milliseconds, so a remainder of a
+        # few nanoseconds (float rounding) would fire at once, again and again.
+        if left >= TIMER_RESOLUTION:
             self._idle_timer = self.loop.call_later(left, self._check_idle)
         else:
             self.timeout_keep_alive_handler()

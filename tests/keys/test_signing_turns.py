@@ -125,3 +125,54 @@ def test_each_event_loop_signs_its_own_callers():
     for number in (1, 2):
         assert [verified(t, key)["sub"] for t in results[number]] == [f"user-{number}"] * 20
     assert turns._waiting == {}
+
+
+def test_what_a_loop_closed_mid_turn_left_waiting_is_dropped_at_the_next_turn():
+    turns = SigningTurns()
+    key = signing_key()
+    header = {"alg": "ES256", "kid": key.kid}
+    loop = asyncio.new_event_loop()
+
+    left: list[asyncio.Future[str]] = []
+
+    async def ask_and_stop() -> None:
+        left.append(asyncio.ensure_future(turns.sign(header, claims(1), key)))
+        await asyncio.sleep(0)  # the signature waits for the end of the turn...
+        loop.stop()  # ...which never comes
+        await asyncio.sleep(1)
+
+    stopper = loop.create_task(ask_and_stop())
+    loop.run_forever()
+    loop.close()
+    assert list(turns._waiting) == [loop]
+    assert not stopper.done() and not left[0].done()
+
+    async def next_turn() -> str:
+        return await turns.sign(header, claims(2), key)
+
+    assert verified(asyncio.run(next_turn()), key)["sub"] == "user-2"
+    assert turns._waiting == {}
+
+
+def test_an_interrupt_while_signing_leaves_nobody_of_the_turn_waiting(monkeypatch):
+    original = signing_turns.sign_compact
+
+    def interrupted(header, payload, key):
+        if orjson.loads(payload)["sub"] == "user-2":
+            raise KeyboardInterrupt
+        return original(header, payload, key)
+
+    monkeypatch.setattr(signing_turns, "sign_compact", interrupted)
+    turns = SigningTurns()
+    key = signing_key()
+    header = {"alg": "ES256", "kid": key.kid}
+    loop = asyncio.new_event_loop()
+    try:
+        futures = [loop.create_future() for _ in range(3)]
+        turns._waiting[loop] = [(f, header, claims(n + 1), key) for n, f in enumerate(futures)]
+        with pytest.raises(KeyboardInterrupt):
+            turns._sign_waiting(loop)
+        assert verified(futures[0].result(), key)["sub"] == "user-1"
+        assert futures[1].cancelled() and futures[2].cancelled()
+    finally:
+        loop.close()

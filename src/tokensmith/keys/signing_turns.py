@@ -11,7 +11,9 @@ signature asked for in that turn is made then, together (at 32 connections,
 worker. The wait is the turn's other signatures, a fraction of a millisecond.
 
 A caller that was cancelled meanwhile is skipped; one whose signature fails
-gets the error, and the rest of the turn is signed all the same.
+gets the error, and the rest of the turn is signed all the same. What a loop
+closed before the end of its turn left waiting is dropped at the next turn
+of any loop.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class SigningTurns:
         loop = asyncio.get_running_loop()
         waiting = self._waiting.get(loop)
         if waiting is None:
+            self._forget_closed_loops()
             waiting = self._waiting[loop] = []
             loop.call_soon(self._sign_waiting, loop)
         signed: asyncio.Future[str] = loop.create_future()
@@ -44,10 +47,30 @@ class SigningTurns:
         return await signed
 
     def _sign_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
-        for signed, header, payload, key in self._waiting.pop(loop, ()):
-            if signed.cancelled():
-                continue
-            try:
-                signed.set_result(sign_compact(header, payload, key))
-            except Exception as exc:  # this caller's error (a wrong alg, say), not the turn's
-                signed.set_exception(exc)
+        waiting = self._waiting.pop(loop, [])
+        try:
+            for signed, header, payload, key in waiting:
+                if signed.cancelled():
+                    continue
+                try:
+                    signed.set_result(sign_compact(header, payload, key))
+                except Exception as exc:  # this caller's error (a wrong alg, say)
+                    signed.set_exception(_settable(exc))
+        finally:
+            # Something no caller's signature could cause (KeyboardInterrupt, say):
+            # nobody of the turn is left waiting for ever.
+            for signed, *_ in waiting:
+                if not signed.done():
+                    signed.cancel()
+
+    def _forget_closed_loops(self) -> None:
+        """Drop what a loop closed before its turn ended left waiting (once per turn)."""
+        for loop in [loop for loop in self._waiting if loop.is_closed()]:
+            del self._waiting[loop]
+
+
+def _settable(exc: Exception) -> Exception:
+    """``exc``, or a RuntimeError for a StopIteration, which a Future refuses to hold."""
+    if isinstance(exc, StopIteration):
+        return RuntimeError("signing raised StopIteration")
+    return exc
