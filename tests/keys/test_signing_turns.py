@@ -39,6 +39,11 @@ def recording_signatures(monkeypatch: pytest.MonkeyPatch, events: list[str]) -> 
     monkeypatch.setattr(signing_turns, "sign_compact", recorded)
 
 
+def waiting(turns: SigningTurns) -> dict:
+    """Each event loop's signatures still waiting for the end of its turn."""
+    return dict(turns._waiting._values)
+
+
 def recorded_turns(monkeypatch: pytest.MonkeyPatch):
     """SigningTurns whose signatures are recorded, a key, and a header for it."""
     events: list[str] = []
@@ -65,7 +70,7 @@ async def test_the_turns_requests_are_signed_in_a_row_after_they_all_asked(monke
     for number, token in enumerate(tokens):
         assert verified(token, keys[number % 2])["sub"] == f"user-{number}"
         assert jwt.get_unverified_header(token)["kid"] == keys[number % 2].kid
-    assert turns._waiting == {}  # nothing left behind for the loop
+    assert not any(waiting(turns).values())  # nothing left behind for the loop
 
 
 async def test_a_failing_signature_fails_its_caller_only():
@@ -124,7 +129,7 @@ def test_each_event_loop_signs_its_own_callers():
         thread.join(timeout=30)
     for number in (1, 2):
         assert [verified(t, key)["sub"] for t in results[number]] == [f"user-{number}"] * 20
-    assert turns._waiting == {}
+    assert not any(waiting(turns).values())
 
 
 def test_what_a_loop_closed_mid_turn_left_waiting_is_dropped_at_the_next_turn():
@@ -144,14 +149,16 @@ def test_what_a_loop_closed_mid_turn_left_waiting_is_dropped_at_the_next_turn():
     stopper = loop.create_task(ask_and_stop())
     loop.run_forever()
     loop.close()
-    assert list(turns._waiting) == [loop]
+    assert list(waiting(turns)) == [loop]
+    assert len(waiting(turns)[loop]) == 1
     assert not stopper.done() and not left[0].done()
 
     async def next_turn() -> str:
         return await turns.sign(header, claims(2), key)
 
     assert verified(asyncio.run(next_turn()), key)["sub"] == "user-2"
-    assert turns._waiting == {}
+    assert loop not in waiting(turns)  # dropped when the next loop first signed
+    assert not any(waiting(turns).values())
 
 
 def test_an_interrupt_while_signing_leaves_nobody_of_the_turn_waiting(monkeypatch):
@@ -169,9 +176,10 @@ def test_an_interrupt_while_signing_leaves_nobody_of_the_turn_waiting(monkeypatc
     loop = asyncio.new_event_loop()
     try:
         futures = [loop.create_future() for _ in range(3)]
-        turns._waiting[loop] = [(f, header, claims(n + 1), key) for n, f in enumerate(futures)]
+        turn = [(f, header, claims(n + 1), key) for n, f in enumerate(futures)]
         with pytest.raises(KeyboardInterrupt):
-            turns._sign_waiting(loop)
+            turns._sign_waiting(turn)
+        assert turn == []
         assert verified(futures[0].result(), key)["sub"] == "user-1"
         assert futures[1].cancelled() and futures[2].cancelled()
     finally:

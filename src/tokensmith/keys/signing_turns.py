@@ -12,8 +12,8 @@ worker. The wait is the turn's other signatures, a fraction of a millisecond.
 
 A caller that was cancelled meanwhile is skipped; one whose signature fails
 gets the error, and the rest of the turn is signed all the same. What a loop
-closed before the end of its turn left waiting is dropped at the next turn
-of any loop.
+closed before the end of its turn left waiting goes when the next loop first
+signs (``PerLoop``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from tokensmith._per_loop import PerLoop
 from tokensmith.keys.compact_signing import sign_compact
 from tokensmith.keys.material import SigningKey
 
@@ -31,23 +32,23 @@ _Waiting = tuple["asyncio.Future[str]", dict[str, Any], bytes, SigningKey]
 
 class SigningTurns:
     def __init__(self) -> None:
-        # One list per running event loop, present only while its turn has signatures waiting.
-        self._waiting: dict[asyncio.AbstractEventLoop, list[_Waiting]] = {}
+        # Each loop's signatures waiting for the end of its turn (futures belong to a loop).
+        self._waiting: PerLoop[list[_Waiting]] = PerLoop(list)
 
     async def sign(self, header: dict[str, Any], payload: bytes, key: SigningKey) -> str:
         """``sign_compact(header, payload, key)``, made at the end of this turn of the loop."""
         loop = asyncio.get_running_loop()
-        waiting = self._waiting.get(loop)
-        if waiting is None:
-            self._forget_closed_loops()
-            waiting = self._waiting[loop] = []
-            loop.call_soon(self._sign_waiting, loop)
+        waiting = self._waiting.get()
+        if not waiting:  # the turn's first: sign them all once the turn's callbacks ran
+            loop.call_soon(self._sign_waiting, waiting)
         signed: asyncio.Future[str] = loop.create_future()
         waiting.append((signed, header, payload, key))
         return await signed
 
-    def _sign_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
-        waiting = self._waiting.pop(loop, [])
+    @staticmethod
+    def _sign_waiting(turn: list[_Waiting]) -> None:
+        waiting = turn.copy()
+        turn.clear()
         try:
             for signed, header, payload, key in waiting:
                 if signed.cancelled():
@@ -62,11 +63,6 @@ class SigningTurns:
             for signed, *_ in waiting:
                 if not signed.done():
                     signed.cancel()
-
-    def _forget_closed_loops(self) -> None:
-        """Drop what a loop closed before its turn ended left waiting (once per turn)."""
-        for loop in [loop for loop in self._waiting if loop.is_closed()]:
-            del self._waiting[loop]
 
 
 def _settable(exc: Exception) -> Exception:

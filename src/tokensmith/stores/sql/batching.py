@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from tokensmith.stores.sql._per_loop import PerLoop
+from tokensmith._per_loop import PerLoop
 
 __all__ = ["MAX_BATCH", "Batch", "Batcher"]
 

@@ -15,7 +15,7 @@ from sqlalchemy import URL, Connection, Engine, event, make_url
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from tokensmith.stores.sql._per_loop import PerLoop
+from tokensmith._per_loop import PerLoop
 from tokensmith.stores.sql.checkpoint import WalCheckpointer
 from tokensmith.stores.sql.write_turns import ProcessWriteTurns
 

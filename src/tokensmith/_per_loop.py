@@ -2,7 +2,9 @@
 
 Locks, futures and tasks belong to the loop that made them, and one engine or
 store outlives several loops in tests and CLI commands (each ``asyncio.run``
-is a new loop). A loop that is gone takes its value with it.
+is a new loop). A loop that is gone takes its value with it; so does a loop
+that was closed while its value still held futures of its own (which keep the
+loop alive), when the next loop takes its first value.
 """
 
 from __future__ import annotations
@@ -27,5 +29,7 @@ class PerLoop(Generic[T]):
         loop = asyncio.get_running_loop()
         value = self._values.get(loop)
         if value is None:
+            for closed in [known for known in self._values if known.is_closed()]:
+                del self._values[closed]
             value = self._values[loop] = self._factory()
         return value
