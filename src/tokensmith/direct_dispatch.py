@@ -132,11 +132,10 @@ class DirectDispatchApp(Starlette):
                     await handled(scope, receive, sender)
                 exc.__traceback__ = None  # a reused exception would pile up tracebacks
         except Exception as exc:  # ServerErrorMiddleware's: answer if nothing went out, re-raise
-            error_response: Response | None = PlainTextResponse(
-                "Internal Server Error", status_code=500
-            )
             if self._server_error is not None:
                 error_response = await self._server_error(Request(scope), exc)
+            else:
+                error_response = PlainTextResponse("Internal Server Error", status_code=500)
             if not started and error_response is not None:
                 await error_response(scope, receive, send)
             raise
