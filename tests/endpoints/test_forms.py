@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.requests import ClientDisconnect, Request
 
+from tokensmith.endpoints import _forms
 from tokensmith.endpoints._forms import read_form
 from tokensmith.errors import InvalidRequest, RequestTooLarge
 
@@ -59,3 +60,53 @@ async def test_a_client_that_goes_away_mid_body_is_a_disconnect():
 async def test_a_body_that_is_not_ascii_is_invalid():
     with pytest.raises(InvalidRequest):
         await read_form(request_of(part("scope=é".encode(), False)), 1024)
+
+
+def counted_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The bodies the standard library's parser is given from here on."""
+    parsed: list[str] = []
+    real = _forms.parse_qsl
+
+    def recorded(text: str, **options: object) -> list[tuple[str, str]]:
+        parsed.append(text)
+        return real(text, **options)  # type: ignore[arg-type]
+
+    _forms._parsed_recently.cache_clear()
+    monkeypatch.setattr(_forms, "parse_qsl", recorded)
+    return parsed
+
+
+async def test_a_body_seen_a_moment_ago_is_not_parsed_again(monkeypatch):
+    parsed = counted_parses(monkeypatch)
+    body = b"grant_type=client_credentials&scope=api%3Aread&resource=https%3A%2F%2Fa.test&x="
+    first = await read_form(request_of(part(body, False)), 1024)
+    second = await read_form(request_of(part(body, False)), 1024)
+    expected = [
+        ("grant_type", "client_credentials"),
+        ("scope", "api:read"),
+        ("resource", "https://a.test"),
+    ]
+    assert first == second == expected
+    assert len(parsed) == 1
+    first.append(("scope", "changed by a caller"))  # each request gets a list of its own
+    assert await read_form(request_of(part(body, False)), 1024) == expected
+
+
+async def test_large_bodies_and_bad_ones_are_not_remembered(monkeypatch):
+    parsed = counted_parses(monkeypatch)
+    large = b"scope=" + b"a" * _forms.MEMO_MAX_BYTES
+    for _ in range(2):
+        assert await read_form(request_of(part(large, False)), 4096) == [("scope", "a" * 1024)]
+    bad = b"scope=%FF"  # not UTF-8 once decoded
+    for _ in range(2):
+        with pytest.raises(InvalidRequest):
+            await read_form(request_of(part(bad, False)), 1024)
+    assert len(parsed) == 4
+    assert _forms._parsed_recently.cache_info().currsize == 0
+
+
+async def test_what_is_remembered_is_bounded(monkeypatch):
+    counted_parses(monkeypatch)
+    for n in range(_forms.MEMO_ENTRIES + 50):
+        await read_form(request_of(part(b"code=%d" % n, False)), 1024)
+    assert _forms._parsed_recently.cache_info().currsize == _forms.MEMO_ENTRIES
