@@ -71,6 +71,10 @@ class CoalescingTransport:
         self._flush()
         self._transport.close()
 
+    def is_closing(self) -> bool:
+        # Asked at least twice per request: spelt out, not found through __getattr__.
+        return self._transport.is_closing()
+
     def _flush(self) -> None:
         if not self._held:
             return
