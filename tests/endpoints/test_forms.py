@@ -63,7 +63,7 @@ async def test_a_body_that_is_not_ascii_is_invalid():
 
 
 def counted_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The bodies the standard library's parser is given from here on."""
+    """The bodies the standard library's parser is given from here on (nothing remembered)."""
     parsed: list[str] = []
     real = _forms.parse_qsl
 
@@ -71,7 +71,7 @@ def counted_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         parsed.append(text)
         return real(text, **options)  # type: ignore[arg-type]
 
-    _forms._parsed_recently.cache_clear()
+    monkeypatch.setattr(_forms, "_recent", {})
     monkeypatch.setattr(_forms, "parse_qsl", recorded)
     return parsed
 
@@ -92,6 +92,25 @@ async def test_a_body_seen_a_moment_ago_is_not_parsed_again(monkeypatch):
     assert await read_form(request_of(part(body, False)), 1024) == expected
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"grant_type=client_credentials&client_id=c&client_secret=s3cret",
+        b"grant_type=password&username=alice&password=hunter2",
+        b"grant_type=authorization_code&code=abc&redirect_uri=https%3A%2F%2Fc.test%2Fcb",
+        b"grant_type=refresh_token&refresh_token=rt",
+        b"token=opaque-access-token",
+        b"grant_type=client_credentials&client_assertion_type=x&client_assertion=eyJ.e30.sig",
+    ],
+)
+async def test_a_body_with_a_credential_is_never_remembered(monkeypatch, body):
+    parsed = counted_parses(monkeypatch)
+    for _ in range(2):
+        await read_form(request_of(part(body, False)), 1024)
+    assert len(parsed) == 2
+    assert _forms._recent == {}
+
+
 async def test_large_bodies_and_bad_ones_are_not_remembered(monkeypatch):
     parsed = counted_parses(monkeypatch)
     large = b"scope=" + b"a" * _forms.MEMO_MAX_BYTES
@@ -102,11 +121,13 @@ async def test_large_bodies_and_bad_ones_are_not_remembered(monkeypatch):
         with pytest.raises(InvalidRequest):
             await read_form(request_of(part(bad, False)), 1024)
     assert len(parsed) == 4
-    assert _forms._parsed_recently.cache_info().currsize == 0
+    assert _forms._recent == {}
 
 
-async def test_what_is_remembered_is_bounded(monkeypatch):
+async def test_what_is_remembered_is_bounded_and_the_oldest_goes_first(monkeypatch):
     counted_parses(monkeypatch)
     for n in range(_forms.MEMO_ENTRIES + 50):
-        await read_form(request_of(part(b"code=%d" % n, False)), 1024)
-    assert _forms._parsed_recently.cache_info().currsize == _forms.MEMO_ENTRIES
+        await read_form(request_of(part(b"scope=s%d" % n, False)), 1024)
+    assert len(_forms._recent) == _forms.MEMO_ENTRIES
+    assert b"scope=s0" not in _forms._recent
+    assert b"scope=s%d" % (_forms.MEMO_ENTRIES + 49) in _forms._recent

@@ -1,8 +1,8 @@
 """Reading an application/x-www-form-urlencoded body safely.
 
 The body is read with a hard size cap before it is parsed, parsed by the
-standard library (a body seen a moment ago is not parsed again: see
-``_parsed_recently``), and checked for repeated fields (RFC 6749 section 3.2:
+standard library (a body seen a moment ago and holding no credential is not
+parsed again: see ``_recent``), and checked for repeated fields (RFC 6749 section 3.2:
 "Request and response parameters MUST NOT be included more than once").
 
 The outcome is kept in the ASGI scope, so a second reader of the same request
@@ -12,7 +12,6 @@ fields, or the same error, without reading or parsing the body again.
 
 from __future__ import annotations
 
-import functools
 from urllib.parse import parse_qsl
 
 from starlette.requests import ClientDisconnect, Request
@@ -24,6 +23,10 @@ _MAX_FIELDS = 100
 MEMO_ENTRIES = 256
 MEMO_MAX_BYTES = 1024
 """Bodies up to this size are remembered: 256 entries hold at most 256 KiB of bodies."""
+MEMO_FIELDS = frozenset(
+    {"grant_type", "scope", "resource", "audience", "client_id", "requested_token_type"}
+)
+"""The fields a remembered body may set: none of them is a credential."""
 _READ = "tokensmith.form"
 
 
@@ -59,13 +62,42 @@ async def _read_form(request: Request, max_bytes: int) -> tuple[int, list[tuple[
         raise RequestTooLarge(f"the request body is over {max_bytes} bytes")
     body = await _read_body(request, max_bytes)
     try:
-        fields = _parsed_recently(body) if len(body) <= MEMO_MAX_BYTES else _parse(body)
+        fields = _fields_of(body)
     except (UnicodeDecodeError, ValueError):
         raise InvalidRequest("the request body is not valid form encoding") from None
     return len(body), list(fields)
 
 
-def _parse(body: bytes) -> tuple[tuple[str, str], ...]:
+_Fields = tuple[tuple[str, str], ...]
+
+_recent: dict[bytes, _Fields] = {}
+"""Bodies parsed a moment ago and their fields: only bodies that carry no credential.
+
+A client asking for a client_credentials token sends the same body every time
+(grant type, scope, resource; its credentials are in the Authorization
+header), so on a busy server most token requests repeat a body parsed a moment
+ago: parsing it again was 6% of such a request's interpreter time, and the
+same string objects coming back (their hashes already computed) make the
+lookups after it cheaper too. A body is kept only if every field it sets is in
+``MEMO_FIELDS``: a secret, a password, a code, a token or an assertion is never
+held here beyond its request. At most ``MEMO_ENTRIES`` bodies of at most
+``MEMO_MAX_BYTES``, the oldest going first; a parse error is not kept.
+"""
+
+
+def _fields_of(body: bytes) -> _Fields:
+    fields = _recent.get(body)
+    if fields is not None:
+        return fields
+    fields = _parse(body)
+    if len(body) <= MEMO_MAX_BYTES and all(name in MEMO_FIELDS for name, _ in fields):
+        if len(_recent) >= MEMO_ENTRIES:
+            _recent.pop(next(iter(_recent), b""), None)
+        _recent[body] = fields
+    return fields
+
+
+def _parse(body: bytes) -> _Fields:
     fields = parse_qsl(
         body.decode("ascii"),
         keep_blank_values=True,
@@ -77,19 +109,6 @@ def _parse(body: bytes) -> tuple[tuple[str, str], ...]:
     # RFC 6749 section 3.1: "Parameters sent without a value MUST be treated
     # as if they were omitted from the request."
     return tuple((name, value) for name, value in fields if value != "")
-
-
-_parsed_recently = functools.lru_cache(maxsize=MEMO_ENTRIES)(_parse)
-"""``_parse`` for the bodies seen most recently.
-
-A client asking for a client_credentials token sends the same body every time
-(grant type, scope, resource; its credentials are in the Authorization
-header), so on a busy server most token requests repeat a body parsed a moment
-ago: parsing it again was 6% of such a request's interpreter time. Bodies
-that hold a single-use value (a code, a refresh token) miss and cost one
-lookup more. Bounded in entries and in the size of each body; a parse error is
-not remembered (the cache keeps results, not exceptions).
-"""
 
 
 async def _read_body(request: Request, max_bytes: int) -> bytes:
