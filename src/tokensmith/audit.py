@@ -100,9 +100,7 @@ def audit_event(
         if client:
             record["source_address"] = client[0]
     for name, value in fields.items():
-        if type(value) is str and len(value) <= MAX_VALUE_CHARS:
-            record[name] = value  # the usual value, without a call to _capped
-        elif value is not None:
+        if value is not None:
             record[name] = _capped(value)
     line = orjson.dumps(record).decode()
     handler = _sole_line_handler()
