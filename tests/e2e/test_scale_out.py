@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 import signal
 import threading
@@ -255,15 +256,30 @@ def test_a_killed_process_loses_no_refresh_token_it_handed_out(two_servers):
     for _ in range(8):
         code, verifier = code_from(b)
         chains.append(
-            {"latest": redeem(b, code, verifier).json()["refresh_token"], "in_flight": None}
+            {
+                "latest": redeem(b, code, verifier).json()["refresh_token"],
+                "in_flight": None,
+                "rotations_at_a": 0,
+            }
         )
     stop = threading.Event()
 
     def keep_refreshing(chain):
+        # One client per chain, built before the loop: building one (its TLS context) costs
+        # ~25 ms of GIL-held Python, which would keep most chains "in flight" most of the time
+        # and leave none settled to check. No keep-alive: after the kill each request opens a
+        # fresh connection, so a token that never reached the server fails with ConnectError.
+        no_reuse = httpx2.Limits(max_keepalive_connections=0)
+        with httpx2.Client(base_url=a.base_url, headers=WEB, timeout=30, limits=no_reuse) as client:
+            refresh_at_a(client, chain)
+
+    def refresh_at_a(client, chain):
         while not stop.is_set():
             chain["in_flight"] = chain["latest"]
             try:
-                response = refresh(a, chain["latest"])
+                response = client.post(
+                    "/token", data={"grant_type": "refresh_token", "refresh_token": chain["latest"]}
+                )
             except httpx2.ConnectError:
                 chain["in_flight"] = None  # never reached the server: the token is untouched
                 return
@@ -273,7 +289,10 @@ def test_a_killed_process_loses_no_refresh_token_it_handed_out(two_servers):
                 return
             chain["latest"] = response.json()["refresh_token"]
             chain["in_flight"] = None
-            time.sleep(0.05)  # a client holding its token between uses
+            chain["rotations_at_a"] += 1
+            # A client holding its token between uses, for a time of its own: chains that slept
+            # alike would move in step, all in flight or all idle at the kill.
+            time.sleep(random.uniform(0.05, 0.25))
 
     threads = [threading.Thread(target=keep_refreshing, args=(c,)) for c in chains]
     for thread in threads:
@@ -288,5 +307,6 @@ def test_a_killed_process_loses_no_refresh_token_it_handed_out(two_servers):
     # Every token a client got in a 200 and has not sent since must still work at b.
     # (A token that was in flight when the process died may have been used up.)
     for chain in settled:
+        assert chain["rotations_at_a"] > 0  # the token checked was handed out by the killed one
         assert refresh(b, chain["latest"]).status_code == 200
     assert settled, "every chain was cut mid-request; nothing to check"
