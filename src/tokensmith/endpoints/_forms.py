@@ -92,7 +92,7 @@ def _fields_of(body: bytes) -> _Fields:
     fields = _parse(body)
     if len(body) <= MEMO_MAX_BYTES and all(name in MEMO_FIELDS for name, _ in fields):
         if len(_recent) >= MEMO_ENTRIES:
-            _recent.pop(next(iter(_recent), b""), None)
+            del _recent[next(iter(_recent))]  # the oldest: dicts keep insertion order
         _recent[body] = fields
     return fields
 
