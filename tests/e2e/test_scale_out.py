@@ -159,12 +159,13 @@ def redeem(server: RunningServer, code: str, verifier: str) -> httpx2.Response:
 
 
 def refresh(server: RunningServer, token: str) -> httpx2.Response:
-    return httpx2.post(
-        f"{server.base_url}/token",
-        headers=WEB,
-        timeout=30,
-        data={"grant_type": "refresh_token", "refresh_token": token},
-    )
+    with httpx2.Client(base_url=server.base_url, headers=WEB, timeout=30) as client:
+        return refresh_through(client, token)
+
+
+def refresh_through(client: httpx2.Client, token: str) -> httpx2.Response:
+    """The refresh request, on a client made with ``base_url``, ``WEB`` headers and a timeout."""
+    return client.post("/token", data={"grant_type": "refresh_token", "refresh_token": token})
 
 
 def race(calls) -> list[httpx2.Response]:
@@ -277,9 +278,7 @@ def test_a_killed_process_loses_no_refresh_token_it_handed_out(two_servers):
         while not stop.is_set():
             chain["in_flight"] = chain["latest"]
             try:
-                response = client.post(
-                    "/token", data={"grant_type": "refresh_token", "refresh_token": chain["latest"]}
-                )
+                response = refresh_through(client, chain["latest"])
             except httpx2.ConnectError:
                 chain["in_flight"] = None  # never reached the server: the token is untouched
                 return
