@@ -3,6 +3,13 @@
 Standard library only, so it runs with any python3. Medians over the measured
 runs of each server; "ratio" is tokensmith's median req/s over
 node-oidc-provider's, from runs taken alternately in the same invocation.
+
+One median ratio hides how far a host's speed drifted during the run (on a
+shared 2-vCPU guest both servers' req/s moved by 20-40% within half an hour),
+so the table also gives the lowest and highest ratio of the alternated pairs
+(tokensmith's run k against node-oidc-provider's run k) and the ratio per core:
+req/s per core of CPU the server used, which does not count the second core
+that node-oidc-provider's helper threads take and a Python worker cannot.
 """
 
 from __future__ import annotations
@@ -46,6 +53,16 @@ def _summary(rows: list[list[str]]) -> dict[str, float]:
     }
 
 
+def _pair_ratios(tokensmith: list[list[str]], node: list[list[str]]) -> list[float]:
+    """tokensmith's req/s over node-oidc-provider's for each run label both have."""
+    node_rps = {row[3]: float(row[4]) for row in node}
+    return [float(row[4]) / node_rps[row[3]] for row in tokensmith if node_rps.get(row[3], 0) > 0]
+
+
+def _per_core(summary: dict[str, float]) -> float:
+    return summary["rps"] / (summary["cpu"] / 100) if summary["cpu"] > 0 else float("nan")
+
+
 def comparison_table(rows: list[list[str]]) -> list[str]:
     groups: dict[tuple[str, str, str], list[list[str]]] = defaultdict(list)
     for row in rows:
@@ -55,8 +72,9 @@ def comparison_table(rows: list[list[str]]) -> list[str]:
         return []
     out = [
         "| scenario | workers | tokensmith req/s | p50 ms | p99 ms | CPU % "
-        "| oidc-provider req/s | p50 ms | p99 ms | CPU % | ratio | failed | other CPU % |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| oidc-provider req/s | p50 ms | p99 ms | CPU % | ratio | pairs | per core "
+        "| failed | other CPU % |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     keys = sorted(
         {(s, w) for s, w, _ in groups},
@@ -64,7 +82,7 @@ def comparison_table(rows: list[list[str]]) -> list[str]:
     )
     for scenario, workers in keys:
         cells = [scenario, workers]
-        medians = {}
+        summaries = {}
         failed = 0
         other = 0.0
         for server in ("tokensmith", "node"):
@@ -73,20 +91,29 @@ def comparison_table(rows: list[list[str]]) -> list[str]:
                 cells += ["-"] * 4
                 continue
             s = _summary(found)
-            medians[server] = s["rps"]
+            summaries[server] = s
             failed += int(s["failed"])
             other = max(other, s["other"])
             cells += [f"{s['rps']:.0f}", f"{s['p50']:.1f}", f"{s['p99']:.1f}", f"{s['cpu']:.0f}"]
-        if len(medians) == 2 and medians["node"] > 0:
-            cells.append(f"{medians['tokensmith'] / medians['node']:.2f}")
+        pairs = _pair_ratios(
+            groups.get((scenario, workers, "tokensmith"), []),
+            groups.get((scenario, workers, "node"), []),
+        )
+        if len(summaries) == 2 and summaries["node"]["rps"] > 0:
+            ours, theirs = summaries["tokensmith"], summaries["node"]
+            cells.append(f"{ours['rps'] / theirs['rps']:.2f}")
+            cells.append(f"{min(pairs):.2f}-{max(pairs):.2f}" if pairs else "-")
+            cells.append(f"{_per_core(ours) / _per_core(theirs):.2f}")
         else:
-            cells.append("-")
+            cells += ["-", "-", "-"]
         cells += [str(failed), f"{other:.0f}"]
         out.append("| " + " | ".join(cells) + " |")
     out.append("")
     out.append(
         "req/s, p50, p99 and CPU are medians over the measured runs; CPU is % of one core "
         "for all the server's processes; ratio = tokensmith / oidc-provider req/s; "
+        "pairs = the lowest and highest ratio of tokensmith's run k to oidc-provider's run k; "
+        "per core = the same ratio of req/s per core of server CPU; "
         "failed = non-2xx + unexpected bodies + socket errors over all runs; other CPU % = "
         "the most that processes other than the servers and wrk used in any run (PostgreSQL "
         "itself counts as other)."
