@@ -1,4 +1,4 @@
-"""cc_jwt requests through tokensmith's HTTP protocol in one process, without sockets.
+"""client_credentials requests through tokensmith's HTTP protocol in one process, without sockets.
 
 Why: on a shared 2-vCPU guest, req/s under wrk drifts by 20-40% within half an
 hour, more than most single changes are worth. This drives the server's own
@@ -10,6 +10,7 @@ instructions, which do not drift (bench/README.md, "Measuring in process").
     python bench/in_process.py                 # microseconds per request, per repetition
     python bench/in_process.py --trivial       # the HTTP layer alone: a fixed ASGI answer
     python bench/in_process.py --requests 2000 --repetitions 1
+    python bench/in_process.py --format opaque  # cc_opaque: tokens stored in SQLite
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ scopes = ["api:read"]
 [[api_resources]]
 audience = "https://api.example.test"
 scopes = ["api:read", "api:write"]
-access_token_format = "jwt"
+access_token_format = "{{format}}"
 """
 BODY = b"grant_type=client_credentials&scope=api:read&resource=https%3A%2F%2Fapi.example.test"
 CREDENTIALS = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode())
@@ -137,7 +138,7 @@ async def drive(app: Any, requests: int, connections: int) -> float:
 async def main(args: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp(prefix="tokensmith-in-process-"))
     os.chdir(folder)
-    (folder / "tokensmith.toml").write_text(CONFIG)
+    (folder / "tokensmith.toml").write_text(CONFIG.replace("{format}", args.format))
     settings = Settings.load(folder / "tokensmith.toml")
     app = create_app(settings, freeze_heap=True)
     await prepare(settings)
@@ -154,5 +155,6 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--format", choices=["jwt", "opaque"], default="jwt")
     parser.add_argument("--trivial", action="store_true", help="a fixed ASGI answer, not the app")
     uvloop.run(main(parser.parse_args()))
