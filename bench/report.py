@@ -8,8 +8,9 @@ One median ratio hides how far a host's speed drifted during the run (on a
 shared 2-vCPU guest both servers' req/s moved by 20-40% within half an hour),
 so the table also gives the lowest and highest ratio of the alternated pairs
 (tokensmith's run k against node-oidc-provider's run k) and the ratio per core:
-req/s per core of CPU the server used, which does not count the second core
-that node-oidc-provider's helper threads take and a Python worker cannot.
+req/s per core of CPU the server used, which leaves out the share of the second
+core that node-oidc-provider's threads take (its signatures go to libuv's pool)
+and a Python worker cannot.
 """
 
 from __future__ import annotations
