@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -35,7 +34,12 @@ from tokensmith.settings import Settings
 
 CLIENT_ID = "bench-client"
 CLIENT_SECRET = "bench-secret-0123456789abcdef0123456789"
-CONFIG = f"""issuer = "http://127.0.0.1:9"
+
+
+def config(data_dir: Path, access_token_format: str) -> str:
+    """The bench's client and API (bench/run.sh's, client_credentials only)."""
+    return f"""issuer = "http://127.0.0.1:9"
+data_dir = "{data_dir}"
 create_demo_client = false
 
 [[clients]]
@@ -48,8 +52,10 @@ scopes = ["api:read"]
 [[api_resources]]
 audience = "https://api.example.test"
 scopes = ["api:read", "api:write"]
-access_token_format = "{{format}}"
+access_token_format = "{access_token_format}"
 """
+
+
 BODY = b"grant_type=client_credentials&scope=api:read&resource=https%3A%2F%2Fapi.example.test"
 CREDENTIALS = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode())
 REQUEST = b"".join(
@@ -137,8 +143,7 @@ async def drive(app: Any, requests: int, connections: int) -> float:
 
 async def main(args: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp(prefix="tokensmith-in-process-"))
-    os.chdir(folder)
-    (folder / "tokensmith.toml").write_text(CONFIG.replace("{format}", args.format))
+    (folder / "tokensmith.toml").write_text(config(folder / "data", args.format))
     settings = Settings.load(folder / "tokensmith.toml")
     app = create_app(settings, freeze_heap=True)
     await prepare(settings)

@@ -83,11 +83,13 @@ def comparison_table(rows: list[list[str]]) -> list[str]:
     )
     for scenario, workers in keys:
         cells = [scenario, workers]
+        runs = {
+            server: groups.get((scenario, workers, server), []) for server in ("tokensmith", "node")
+        }
         summaries = {}
         failed = 0
         other = 0.0
-        for server in ("tokensmith", "node"):
-            found = groups.get((scenario, workers, server))
+        for server, found in runs.items():
             if not found:
                 cells += ["-"] * 4
                 continue
@@ -96,10 +98,7 @@ def comparison_table(rows: list[list[str]]) -> list[str]:
             failed += int(s["failed"])
             other = max(other, s["other"])
             cells += [f"{s['rps']:.0f}", f"{s['p50']:.1f}", f"{s['p99']:.1f}", f"{s['cpu']:.0f}"]
-        pairs = _pair_ratios(
-            groups.get((scenario, workers, "tokensmith"), []),
-            groups.get((scenario, workers, "node"), []),
-        )
+        pairs = _pair_ratios(runs["tokensmith"], runs["node"])
         if len(summaries) == 2 and summaries["node"]["rps"] > 0:
             ours, theirs = summaries["tokensmith"], summaries["node"]
             cells.append(f"{ours['rps'] / theirs['rps']:.2f}")
