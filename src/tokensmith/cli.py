@@ -61,6 +61,9 @@ def serve(
         overrides["port"] = port
     try:
         settings = Settings.load(config_file, **overrides)
+        if settings.signing_process == "auto":
+            overrides["signing_process"] = signing_process_for(workers, available_cpus())
+            settings = settings.model_copy(update={"signing_process": overrides["signing_process"]})
         app = create_app(settings, freeze_heap=True)
         prepared = asyncio.run(prepare(settings))
     except ConfigError as exc:
@@ -70,6 +73,8 @@ def serve(
     click.echo(f"data folder:        {settings.data_dir.resolve()}")
     click.echo(f"database:           {_redacted(settings.database)}")
     click.echo(f"signing key (kid):  {prepared.signing_kid}")
+    signing = "a process beside each worker" if settings.signing_process == "on" else "the workers"
+    click.echo(f"tokens signed in:   {signing}")
     if prepared.demo is not None:
         click.echo("")
         click.echo("Created a demo client. Its secret is shown this once and stored only hashed:")
@@ -96,6 +101,16 @@ def serve(
     # Each worker builds its own app from the same config file and overrides.
     _export_for_workers(config_file, overrides)
     uvicorn.run("tokensmith.app:app_from_environment", factory=True, workers=workers, **options)
+
+
+def signing_process_for(workers: int, cpus: int) -> str:
+    """``signing_process = "auto"`` for ``serve``: "on" while workers leave a CPU free."""
+    return "on" if cpus > workers else "off"
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity, which a container may narrow)."""
+    return len(os.sched_getaffinity(0))
 
 
 def _export_for_workers(config_file: Path | None, overrides: dict[str, Any]) -> None:

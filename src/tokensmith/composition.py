@@ -24,6 +24,7 @@ from tokensmith.keys.encryption import load_key_encryptor
 from tokensmith.keys.manager import KeyManager
 from tokensmith.keys.policy import KeyPolicy
 from tokensmith.keys.refresher import KeyRefresher
+from tokensmith.keys.signing_turns import SigningTurns
 from tokensmith.models.grant import GrantKind
 from tokensmith.models.resource import ApiResource
 from tokensmith.scopes import ADMIN_SCOPE
@@ -60,6 +61,7 @@ def compose(settings: Settings, services: Services | None = None) -> Components:
     configure_password_hashing(settings)
     components = _stores(settings)
     components["custom_claims"] = CustomClaimsService(settings, components["claim_scripts"])
+    components["signing_turns"] = SigningTurns(use_signing_process=settings.signing_process == "on")
     for stage in ("claims_service", "profile_service", "token_service", "token_creation"):
         components[stage] = build(services.stage(stage), components)
     components["user_authenticator"] = build(services.stage("user_authenticator"), components)
@@ -115,6 +117,7 @@ async def stop(components: Components) -> None:
     if "purge_timer" in components:
         await components["purge_timer"].stop()
     await components["custom_claims"].aclose()
+    await components["signing_turns"].aclose()
     if components["redis"] is not None:
         await components["redis"].aclose()
     await components["engine"].dispose()

@@ -8,7 +8,7 @@ import httpx2
 import jwt
 import pytest
 
-from tests.e2e.conftest import start_server
+from tests.e2e.conftest import RunningServer, start_server
 from tests.helpers import basic_auth
 
 pytestmark = pytest.mark.e2e
@@ -26,6 +26,22 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def tokens_verify(server: RunningServer, count: int) -> None:
+    """``count`` client_credentials tokens, each checked against the server's JWKS."""
+    jwks = jwt.PyJWKClient(f"{server.base_url}/.well-known/jwks.json")
+    with httpx2.Client(base_url=server.base_url) as client:
+        for _ in range(count):
+            response = client.post(
+                "/token",
+                data={"grant_type": "client_credentials"},
+                headers=basic_auth("orders-service", "s3cret-from-a-vault"),
+            )
+            assert response.status_code == 200, response.text
+            token = response.json()["access_token"]
+            key = jwks.get_signing_key_from_jwt(token)
+            jwt.decode(token, key.key, algorithms=["ES256"], audience="https://api.example.test")
+
+
 def test_two_workers_serve_tokens_that_verify(tmp_path, config_text, database_url):
     (tmp_path / "tokensmith.toml").write_text(config_text)
     server = start_server(
@@ -36,16 +52,6 @@ def test_two_workers_serve_tokens_that_verify(tmp_path, config_text, database_ur
     try:
         # uvicorn's supervisor forks the workers (plus, on some versions, a helper)
         assert len(children_of(server.process.pid)) >= 2
-        jwks = jwt.PyJWKClient(f"{server.base_url}/.well-known/jwks.json")
-        for _ in range(20):
-            response = httpx2.post(
-                f"{server.base_url}/token",
-                data={"grant_type": "client_credentials"},
-                headers=basic_auth("orders-service", "s3cret-from-a-vault"),
-            )
-            assert response.status_code == 200, response.text
-            token = response.json()["access_token"]
-            key = jwks.get_signing_key_from_jwt(token)
-            jwt.decode(token, key.key, algorithms=["ES256"], audience="https://api.example.test")
+        tokens_verify(server, 20)
     finally:
         server.stop()

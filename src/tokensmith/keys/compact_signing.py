@@ -17,35 +17,42 @@ from base64 import urlsafe_b64encode
 from typing import Any
 
 import orjson
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from tokensmith.keys.material import SigningKey
+from tokensmith.keys.signing_process import ECDSA_FOR_ALG
 
-__all__ = ["sign_compact"]
-
-# alg -> (ECDSA with its hash, octets per coordinate), RFC 7518 section 3.4.
-_ECDSA: dict[str, tuple[ec.ECDSA, int]] = {
-    "ES256": (ec.ECDSA(hashes.SHA256()), 32),
-    "ES384": (ec.ECDSA(hashes.SHA384()), 48),
-    "ES512": (ec.ECDSA(hashes.SHA512()), 66),
-}
+__all__ = ["private_key_of", "sign_compact", "signed_compact", "signing_input"]
 
 
 def sign_compact(header: dict[str, Any], payload: bytes, key: SigningKey) -> str:
     """``header.payload.signature``, signed with ``key``; the header must name the key's alg."""
-    if header.get("alg") != key.algorithm or key.algorithm not in _ECDSA:
+    return signed_compact(signing_input(header, payload, key), key)
+
+
+def signed_compact(to_sign: bytes, key: SigningKey) -> str:
+    """``to_sign`` (from ``signing_input``) with its signature by ``key``."""
+    algorithm, size = ECDSA_FOR_ALG[key.algorithm]
+    r, s = decode_dss_signature(private_key_of(key).sign(to_sign, algorithm))
+    signature = r.to_bytes(size, "big") + s.to_bytes(size, "big")
+    return (to_sign + b"." + _b64(signature)).decode("ascii")
+
+
+def signing_input(header: dict[str, Any], payload: bytes, key: SigningKey) -> bytes:
+    """``header.payload`` in base64url, once ``key`` is known to be able to sign it."""
+    if header.get("alg") != key.algorithm or key.algorithm not in ECDSA_FOR_ALG:
         # Never sign under an algorithm the key is not for (RFC 8725 section 3.1).
         raise ValueError(f"cannot sign {header.get('alg')!r} with a {key.algorithm} key")
-    algorithm, size = _ECDSA[key.algorithm]
-    signing_input = _b64(orjson.dumps(header)) + b"." + _b64(payload)
+    private_key_of(key)
+    return _b64(orjson.dumps(header)) + b"." + _b64(payload)
+
+
+def private_key_of(key: SigningKey) -> ec.EllipticCurvePrivateKey:
     private_key = key.key.private_key
     if not isinstance(private_key, ec.EllipticCurvePrivateKey):
         raise ValueError(f"key {key.kid} has no private part")
-    r, s = decode_dss_signature(private_key.sign(signing_input, algorithm))
-    signature = r.to_bytes(size, "big") + s.to_bytes(size, "big")
-    return (signing_input + b"." + _b64(signature)).decode("ascii")
+    return private_key
 
 
 def _b64(data: bytes) -> bytes:

@@ -14,6 +14,12 @@ A caller that was cancelled meanwhile is skipped; one whose signature fails
 gets the error, and the rest of the turn is signed all the same. What a loop
 closed before the end of its turn left waiting goes when the next loop first
 signs (``PerLoop``).
+
+With ``use_signing_process=True`` each loop has a signing process (``process_signer.py``)
+and a turn's signatures are sent to it in one write, so they are made on
+another core. The turn is signed here instead while the process is starting,
+when it has too many unanswered, and for ``RESTART_SECONDS`` after it ended
+(then a new one starts).
 """
 
 from __future__ import annotations
@@ -22,28 +28,65 @@ import asyncio
 from typing import Any
 
 from tokensmith._per_loop import PerLoop
-from tokensmith.keys.compact_signing import sign_compact
+from tokensmith.keys.compact_signing import sign_compact, signed_compact, signing_input
 from tokensmith.keys.material import SigningKey
+from tokensmith.keys.process_signer import InFlight, ProcessSigner
 
 __all__ = ["SigningTurns"]
 
 _Waiting = tuple["asyncio.Future[str]", dict[str, Any], bytes, SigningKey]
 
 
+RESTART_SECONDS = 30.0
+"""How long a loop signs by itself after its signing process ended, before it starts another."""
+
+
 class SigningTurns:
-    def __init__(self) -> None:
+    def __init__(self, *, use_signing_process: bool = False) -> None:
+        """``use_signing_process``: sign in a child process of each loop's, on another core."""
         # Each loop's signatures waiting for the end of its turn (futures belong to a loop).
         self._waiting: PerLoop[list[_Waiting]] = PerLoop(list)
+        self.use_signing_process = use_signing_process
+        self._signers: PerLoop[_LoopSigner] = PerLoop(_LoopSigner)
 
     async def sign(self, header: dict[str, Any], payload: bytes, key: SigningKey) -> str:
         """``sign_compact(header, payload, key)``, made at the end of this turn of the loop."""
         loop = asyncio.get_running_loop()
         waiting = self._waiting.get()
         if not waiting:  # the turn's first: sign them all once the turn's callbacks ran
-            loop.call_soon(self._sign_waiting, waiting)
+            if self.use_signing_process:
+                loop.call_soon(self._send_waiting, waiting, self._signers.get().current(loop))
+            else:
+                loop.call_soon(self._sign_waiting, waiting)
         signed: asyncio.Future[str] = loop.create_future()
         waiting.append((signed, header, payload, key))
         return await signed
+
+    async def aclose(self) -> None:
+        """End this loop's signing process, if it has one (the app's shutdown)."""
+        if self.use_signing_process:
+            await self._signers.get().aclose()
+
+    def signing_process(self) -> ProcessSigner | None:
+        """This loop's signing process, if one was started."""
+        return self._signers.get().signer
+
+    def _send_waiting(self, turn: list[_Waiting], signer: ProcessSigner) -> None:
+        """The turn to the signing process, or signed here when it cannot take it now."""
+        if not signer.can_take(len(turn)):
+            self._sign_waiting(turn)
+            return
+        waiting = turn.copy()
+        turn.clear()
+        sending: list[InFlight] = []
+        for signed, header, payload, key in waiting:
+            if signed.cancelled():
+                continue
+            try:
+                sending.append((signed, signing_input(header, payload, key), key))
+            except Exception as exc:  # this caller's error (a wrong alg, say)
+                signed.set_exception(_settable(exc))
+        signer.send(sending)
 
     @staticmethod
     def _sign_waiting(turn: list[_Waiting]) -> None:
@@ -63,6 +106,49 @@ class SigningTurns:
             for signed, *_ in waiting:
                 if not signed.done():
                     signed.cancel()
+
+
+def _sign_here(unanswered: list[InFlight]) -> None:
+    """What an ended signing process took and did not answer, signed in this process."""
+    for signed, to_sign, key in unanswered:
+        if signed.done():
+            continue
+        try:
+            signed.set_result(signed_compact(to_sign, key))
+        except Exception as exc:
+            signed.set_exception(_settable(exc))
+
+
+class _LoopSigner:
+    """One loop's signing process, and when the loop may start another after it ended."""
+
+    def __init__(self) -> None:
+        self.signer: ProcessSigner | None = None
+        self._starting: asyncio.Task[None] | None = None
+        self._restart_at: float | None = None
+
+    def current(self, loop: asyncio.AbstractEventLoop) -> ProcessSigner:
+        """The signer to send this turn to (one that has ended signs it here instead)."""
+        signer = self.signer
+        if signer is not None and signer.ended:
+            if self._restart_at is None:
+                self._restart_at = loop.time() + RESTART_SECONDS
+            if loop.time() < self._restart_at:
+                return signer
+            signer = None
+        if signer is None:
+            self._restart_at = None
+            signer = self.signer = ProcessSigner(_sign_here)
+            self._starting = loop.create_task(signer.start())
+        return signer
+
+    async def aclose(self) -> None:
+        signer, starting = self.signer, self._starting
+        self.signer = self._starting = None
+        if starting is not None:
+            await starting
+        if signer is not None:
+            await signer.aclose()
 
 
 def _settable(exc: Exception) -> Exception:

@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     lifetime (access, id, any client's) makes it longer."""
     key_reload_seconds: float = Field(default=60, gt=0)
     """How often each process reloads the keys and checks whether rotation is due."""
+    signing_process: Literal["auto", "on", "off"] = "auto"
+    """Sign tokens in a child process of each worker's, on another core ("on"), or in the
+    worker ("off"). "auto": on when ``tokensmith serve`` runs fewer workers than the CPUs it
+    may use; off in an app built with ``create_app`` and served some other way."""
     clients: list[ClientConfig] = Field(default_factory=list)
     api_resources: list[ApiResourceConfig] = Field(default_factory=list)
     users: list[UserConfig] = Field(default_factory=list)

@@ -27,9 +27,10 @@ class TokenCreationService(Protocol):
 
 
 class DefaultTokenCreationService:
-    def __init__(self, keys: KeyManager):
+    def __init__(self, keys: KeyManager, signing_turns: SigningTurns | None = None):
+        """``signing_turns``: the app's (``signing_process`` setting), else one signing here."""
         self.keys = keys
-        self.signing_turns = SigningTurns()
+        self.signing_turns = signing_turns if signing_turns is not None else SigningTurns()
 
     async def create_token(self, token: Token) -> str:
         key = self.keys.active

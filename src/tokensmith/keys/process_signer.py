@@ -1,0 +1,163 @@
+"""ProcessSigner: a worker's side of its signing process (``signing_process.py``).
+
+One per event loop, started by ``SigningTurns`` on the loop's first signature.
+Until the child says it is ready, and whenever it cannot take more, the worker
+signs as before; a signature the child was asked for and had not answered when
+it ended is made in the worker, so no caller waits for a process that is gone.
+The private key goes down a pipe to a child of the same user, which holds it
+in memory as the worker already does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections import deque
+from collections.abc import Callable
+from typing import cast
+
+from cryptography.hazmat.primitives import serialization
+
+from tokensmith.keys.compact_signing import private_key_of
+from tokensmith.keys.material import SigningKey
+from tokensmith.keys.signing_process import ANSWER, KEY, READY, REQUEST, SIGN, SIGNED
+
+__all__ = ["InFlight", "ProcessSigner"]
+
+logger = logging.getLogger(__name__)
+
+InFlight = tuple["asyncio.Future[str]", bytes, SigningKey]
+"""A caller's future, its signing input and the key: kept until answered."""
+
+MAX_IN_FLIGHT = 512
+"""Beyond this many unanswered signatures the worker signs itself: a child left
+behind (a busy machine) must not make callers queue behind it."""
+
+CLOSE_SECONDS = 5.0
+"""How long a closing worker waits for its signing process to end (a child still importing
+at start-up takes a while to see its stdin closed)."""
+
+_CHILD = [sys.executable, "-c", "from tokensmith.keys.signing_process import main; main()"]
+
+
+class ProcessSigner(asyncio.SubprocessProtocol):
+    def __init__(self, sign_here: Callable[[list[InFlight]], None]) -> None:
+        """``sign_here``: signs what the child took and will not answer, if it ends."""
+        self._sign_here = sign_here
+        self._process: asyncio.SubprocessTransport | None = None
+        self._stdin: asyncio.WriteTransport | None = None
+        self._slots: dict[str, int] = {}
+        self._in_flight: deque[InFlight] = deque()
+        self._unread = b""
+        self._ready = False
+        self._exited: asyncio.Future[None] | None = None
+        self.ended = False
+
+    async def start(self) -> None:
+        """Start the child; it takes signatures once it has written ``READY``."""
+        loop = asyncio.get_running_loop()
+        self._exited = loop.create_future()
+        try:
+            await loop.subprocess_exec(lambda: self, *_CHILD, stderr=None)
+        except OSError as exc:
+            logger.warning("could not start the signing process (%s); signing in the worker", exc)
+            self.process_exited()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.get_pid()
+
+    def can_take(self, count: int) -> bool:
+        return self._ready and len(self._in_flight) + count <= MAX_IN_FLIGHT
+
+    def send(self, turn: list[InFlight]) -> None:
+        """Ask for ``turn``'s signatures in one write; each future is set when its answer comes."""
+        assert self._stdin is not None
+        frames: list[bytes] = []
+        for item in turn:
+            signing_input, key = item[1], item[2]
+            slot = self._slots.get(key.kid)
+            if slot is None:
+                slot = self._slots[key.kid] = len(self._slots)
+                body = key.algorithm.encode("ascii") + b" " + _der(key)
+                frames += (REQUEST.pack(KEY, slot, len(body)), body)
+            frames += (REQUEST.pack(SIGN, slot, len(signing_input)), signing_input)
+        self._in_flight.extend(turn)
+        self._stdin.write(b"".join(frames))
+
+    async def aclose(self) -> None:
+        """End the child: close its stdin and give it ``CLOSE_SECONDS`` to go, else kill it.
+
+        What it had not answered by then is signed here.
+        """
+        if self._stdin is not None and not self.ended:
+            self._stdin.close()
+            if not await self._ended_within(CLOSE_SECONDS) and self._process is not None:
+                self._process.kill()
+                await self._ended_within(CLOSE_SECONDS)
+        self.process_exited()
+
+    async def _ended_within(self, seconds: float) -> bool:
+        assert self._exited is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._exited), seconds)
+        return self._exited.done()
+
+    # asyncio.SubprocessProtocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's process transport behaves like asyncio's without subclassing it.
+        self._process = cast(asyncio.SubprocessTransport, transport)
+        self._stdin = cast(asyncio.WriteTransport, self._process.get_pipe_transport(0))
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        if self.ended:
+            return
+        data = self._unread + data if self._unread else data
+        at = 0
+        if not self._ready:
+            if data[:1] != READY:
+                self._unread = data
+                return
+            self._ready, at = True, 1
+        in_flight = self._in_flight
+        while len(data) - at >= ANSWER.size:
+            status, length = ANSWER.unpack_from(data, at)
+            end = at + ANSWER.size + length
+            if end > len(data):
+                break
+            body = data[at + ANSWER.size : end]
+            at = end
+            signed, signing_input, _key = in_flight.popleft()
+            if signed.done():  # cancelled meanwhile
+                continue
+            if status == SIGNED:
+                signed.set_result((signing_input + b"." + body).decode("ascii"))
+            else:
+                signed.set_exception(RuntimeError(f"signing process: {body.decode()}"))
+        self._unread = data[at:]
+
+    def process_exited(self) -> None:
+        if self.ended:
+            return
+        self.ended, self._ready = True, False
+        if self._process is not None:
+            self._process.close()  # its pipes; kills the child if it is somehow still running
+        if self._exited is not None and not self._exited.done():
+            self._exited.set_result(None)
+        unanswered = list(self._in_flight)
+        self._in_flight.clear()
+        if unanswered:
+            logger.warning(
+                "the signing process ended with %d signatures unanswered; signing them here",
+                len(unanswered),
+            )
+        self._sign_here(unanswered)
+
+
+def _der(key: SigningKey) -> bytes:
+    return private_key_of(key).private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )

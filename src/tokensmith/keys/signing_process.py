@@ -1,0 +1,124 @@
+"""The signing process: a worker's ES256/384/512 signatures, made on another core.
+
+A worker serves its requests on one thread, and CPython's interpreter lock
+lets a second thread sign only while the event loop does not hold the lock,
+which under load it always does (docs/performance.md). A child process has a
+lock of its own. The worker sends it the signing inputs of a whole turn of its
+event loop in one write and reads the turn's signatures back in one read, so
+the signature, a quarter of a client_credentials request's CPU, moves off the
+worker's core. node-oidc-provider does the same with libuv's thread pool.
+
+This module is the wire format both sides share and the child's main loop
+(``main``); ``process_signer.py`` is the worker's side. Frames to the child,
+on its stdin, are a ``REQUEST`` header and a body:
+
+- ``KEY``: the body is the alg, a space and the private key (PKCS #8 DER) for
+  the slot; nothing is answered.
+- ``SIGN``: the body is a JWS signing input, to be signed with the slot's key.
+
+The child first writes ``READY``, once its imports are done. Then it answers
+each ``SIGN`` frame in order with an ``ANSWER`` header and a body: the base64url
+signature (``r || s``, RFC 7518 section 3.4), or why it refused. It ends when
+its stdin does, which is when the worker goes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import struct
+from base64 import urlsafe_b64encode
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+__all__ = [
+    "ANSWER",
+    "ECDSA_FOR_ALG",
+    "KEY",
+    "READY",
+    "REFUSED",
+    "REQUEST",
+    "SIGN",
+    "SIGNED",
+    "main",
+]
+
+REQUEST = struct.Struct(">cHI")
+"""A frame's header: its kind (``KEY`` or ``SIGN``), the key's slot, the body's length."""
+ANSWER = struct.Struct(">BH")
+"""An answer's header: ``SIGNED`` or ``REFUSED``, the body's length."""
+KEY = b"K"
+SIGN = b"S"
+READY = b"R"
+SIGNED = 0
+REFUSED = 1
+
+# alg -> (ECDSA with the alg's hash, octets per coordinate), RFC 7518 section 3.4.
+ECDSA_FOR_ALG: dict[str, tuple[ec.ECDSA, int]] = {
+    "ES256": (ec.ECDSA(hashes.SHA256()), 32),
+    "ES384": (ec.ECDSA(hashes.SHA384()), 48),
+    "ES512": (ec.ECDSA(hashes.SHA512()), 66),
+}
+
+_SlotKey = tuple[ec.EllipticCurvePrivateKey, ec.ECDSA, int]
+
+
+def main() -> None:
+    """Answer frames from stdin on stdout until stdin ends."""
+    # Ctrl-C in a terminal reaches the whole process group; the worker decides when this ends.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    keys: dict[int, _SlotKey] = {}
+    unread = b""
+    _write_all(1, READY)
+    while chunk := os.read(0, 1 << 16):
+        answers, unread = answer_frames(unread + chunk, keys)
+        if answers:
+            _write_all(1, answers)
+
+
+def answer_frames(data: bytes, keys: dict[int, _SlotKey]) -> tuple[bytes, bytes]:
+    """The answers to ``data``'s whole frames, and what is left of a frame not yet whole."""
+    answers: list[bytes] = []
+    at = 0
+    while len(data) - at >= REQUEST.size:
+        kind, slot, length = REQUEST.unpack_from(data, at)
+        end = at + REQUEST.size + length
+        if end > len(data):
+            break
+        body = data[at + REQUEST.size : end]
+        at = end
+        if kind == KEY:
+            keys[slot] = _open(body)
+        else:
+            answers.append(_sign(body, keys.get(slot)))
+    return b"".join(answers), data[at:]
+
+
+def _open(body: bytes) -> _SlotKey:
+    alg, _, der = body.partition(b" ")
+    private_key = serialization.load_der_private_key(der, password=None)
+    if not isinstance(private_key, ec.EllipticCurvePrivateKey):
+        raise SystemExit("signing process: the key is not an EC key")
+    algorithm, size = ECDSA_FOR_ALG[alg.decode("ascii")]
+    return private_key, algorithm, size
+
+
+def _sign(signing_input: bytes, key: _SlotKey | None) -> bytes:
+    if key is None:
+        return _refused(b"no key in this slot")
+    private_key, algorithm, size = key
+    r, s = decode_dss_signature(private_key.sign(signing_input, algorithm))
+    signature = urlsafe_b64encode(r.to_bytes(size, "big") + s.to_bytes(size, "big")).rstrip(b"=")
+    return ANSWER.pack(SIGNED, len(signature)) + signature
+
+
+def _refused(reason: bytes) -> bytes:
+    return ANSWER.pack(REFUSED, len(reason)) + reason
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
