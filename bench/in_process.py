@@ -36,11 +36,12 @@ CLIENT_ID = "bench-client"
 CLIENT_SECRET = "bench-secret-0123456789abcdef0123456789"
 
 
-def config(data_dir: Path, access_token_format: str) -> str:
+def config(data_dir: Path, access_token_format: str, signing_process: str = "off") -> str:
     """The bench's client and API (bench/run.sh's, client_credentials only)."""
     return f"""issuer = "http://127.0.0.1:9"
 data_dir = "{data_dir}"
 create_demo_client = false
+signing_process = "{signing_process}"
 
 [[clients]]
 client_id = "{CLIENT_ID}"
@@ -143,7 +144,8 @@ async def drive(app: Any, requests: int, connections: int) -> float:
 
 async def main(args: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp(prefix="tokensmith-in-process-"))
-    (folder / "tokensmith.toml").write_text(config(folder / "data", args.format))
+    signing_process = "on" if args.signing_process else "off"
+    (folder / "tokensmith.toml").write_text(config(folder / "data", args.format, signing_process))
     settings = Settings.load(folder / "tokensmith.toml")
     app = create_app(settings, freeze_heap=True)
     await prepare(settings)
@@ -161,5 +163,10 @@ if __name__ == "__main__":
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--format", choices=["jwt", "opaque"], default="jwt")
+    parser.add_argument(
+        "--signing-process",
+        action="store_true",
+        help="sign in a signing process (its CPU is not counted: it is another process)",
+    )
     parser.add_argument("--trivial", action="store_true", help="a fixed ASGI answer, not the app")
     uvloop.run(main(parser.parse_args()))

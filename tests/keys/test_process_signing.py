@@ -14,13 +14,24 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import jwt
+import orjson
 import pytest
+from joserfc.jwk import ECKey
 
 from tests.keys.test_signing_turns import claims, signing_key, verified
 from tokensmith.keys import compact_signing, process_signer, signing_turns
 from tokensmith.keys.material import SigningKey
 from tokensmith.keys.process_signer import ProcessSigner
-from tokensmith.keys.signing_process import ANSWER, KEY, READY, REQUEST, SIGN, answer_frames
+from tokensmith.keys.signing_process import (
+    ANSWER,
+    HEADER_LENGTH,
+    KEY,
+    READY,
+    REQUEST,
+    SIGN,
+    answer_frames,
+)
 from tokensmith.keys.signing_turns import SigningTurns
 
 READY_SECONDS = 20
@@ -196,14 +207,15 @@ async def test_in_the_worker_by_default_no_process_is_started():
 def test_the_child_answers_whole_frames_and_keeps_the_rest():
     key = signing_key()
     key_body = b"ES256 " + process_signer._der(key)  # what the worker sends
-    to_sign = compact_signing.signing_input(header(key), claims(1), key)
+    header_json = orjson.dumps(header(key))
+    sign_body = HEADER_LENGTH.pack(len(header_json)) + header_json + claims(1)
     stream = (
         REQUEST.pack(KEY, 0, len(key_body))
         + key_body
-        + REQUEST.pack(SIGN, 0, len(to_sign))
-        + to_sign
-        + REQUEST.pack(SIGN, 7, len(to_sign))  # a slot with no key: refused
-        + to_sign
+        + REQUEST.pack(SIGN, 0, len(sign_body))
+        + sign_body
+        + REQUEST.pack(SIGN, 7, len(sign_body))  # a slot with no key: refused
+        + sign_body
     )
     keys: dict = {}
     answers = b""
@@ -214,10 +226,10 @@ def test_the_child_answers_whole_frames_and_keeps_the_rest():
     assert unread == b""
 
     status, length = ANSWER.unpack_from(answers)
-    signature = answers[ANSWER.size : ANSWER.size + length]
+    token = answers[ANSWER.size : ANSWER.size + length].decode()
     assert status == 0
-    token = (to_sign + b"." + signature).decode()
     assert verified(token, key)["sub"] == "user-1"
+    assert jwt.get_unverified_header(token) == header(key)
     rest = answers[ANSWER.size + length :]
     status, length = ANSWER.unpack_from(rest)
     assert status == 1 and rest[ANSWER.size :] == b"no key in this slot"
@@ -227,20 +239,19 @@ async def test_the_worker_reads_answers_split_anywhere():
     key = signing_key()
     loop = asyncio.get_running_loop()
     signer = ProcessSigner(lambda unanswered: None)
-    to_sign = compact_signing.signing_input(header(key), claims(1), key)
-    token = compact_signing.signed_compact(to_sign, key)
-    signature = token.rsplit(".", 1)[1].encode()
+    header_json = orjson.dumps(header(key))
+    token = compact_signing.signed_compact(header_json, claims(1), key)
     futures = [loop.create_future() for _ in range(3)]
-    signer._in_flight.extend((future, to_sign, key) for future in futures)
+    signer._in_flight.extend((future, header_json, claims(1), key) for future in futures)
     reason = b"no key in this slot"
     stream = (
         READY
-        + ANSWER.pack(0, len(signature))
-        + signature
+        + ANSWER.pack(0, len(token))
+        + token.encode()
         + ANSWER.pack(1, len(reason))
         + reason
-        + ANSWER.pack(0, len(signature))
-        + signature
+        + ANSWER.pack(0, len(token))
+        + token.encode()
     )
     for at in range(len(stream)):  # a byte at a time
         signer.pipe_data_received(1, stream[at : at + 1])
@@ -249,3 +260,19 @@ async def test_the_worker_reads_answers_split_anywhere():
     with pytest.raises(RuntimeError, match="no key in this slot"):
         futures[1].result()
     assert futures[2].result() == token
+
+
+async def test_a_key_without_a_private_part_fails_its_callers_only(ready):
+    turns, key, _signer = ready
+    public_only = SigningKey(
+        kid="public-only", algorithm="ES256", key=ECKey.import_key(key.key.as_dict(private=False))
+    )
+    outcomes = await asyncio.gather(
+        turns.sign(header(key), claims(1), key),
+        turns.sign({"alg": "ES256", "kid": "public-only"}, claims(2), public_only),
+        turns.sign(header(key), claims(3), key),
+        return_exceptions=True,
+    )
+    assert verified(outcomes[0], key)["sub"] == "user-1"
+    assert isinstance(outcomes[1], ValueError) and "no private part" in str(outcomes[1])
+    assert verified(outcomes[2], key)["sub"] == "user-3"

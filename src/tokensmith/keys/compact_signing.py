@@ -6,46 +6,47 @@ on each call and converts the signature through several layers; for our own
 keys and headers those checks are settled once, when the key is opened.
 Signing with ``cryptography`` directly halves the cost of a token's signature
 (measured: 42 µs against 22 µs per ES256 token). The ECDSA itself is
-cryptography's; this module only assembles the three base64url segments and
-turns the DER signature into the fixed-size ``r || s`` form of RFC 7518
-section 3.4. Verifying tokens (ours and others') stays with joserfc.
+cryptography's; ``signing_process.compact_jws``, which the signing process
+uses too, assembles the three base64url segments. Verifying tokens (ours and
+others') stays with joserfc.
 """
 
 from __future__ import annotations
 
-from base64 import urlsafe_b64encode
 from typing import Any
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from tokensmith.keys.material import SigningKey
-from tokensmith.keys.signing_process import ECDSA_FOR_ALG
+from tokensmith.keys.signing_process import ECDSA_FOR_ALG, compact_jws
 
-__all__ = ["private_key_of", "sign_compact", "signed_compact", "signing_input"]
+__all__ = ["check_alg", "check_can_sign", "private_key_of", "sign_compact", "signed_compact"]
 
 
 def sign_compact(header: dict[str, Any], payload: bytes, key: SigningKey) -> str:
     """``header.payload.signature``, signed with ``key``; the header must name the key's alg."""
-    return signed_compact(signing_input(header, payload, key), key)
+    check_can_sign(header, key)
+    return signed_compact(orjson.dumps(header), payload, key)
 
 
-def signed_compact(to_sign: bytes, key: SigningKey) -> str:
-    """``to_sign`` (from ``signing_input``) with its signature by ``key``."""
-    algorithm, size = ECDSA_FOR_ALG[key.algorithm]
-    r, s = decode_dss_signature(private_key_of(key).sign(to_sign, algorithm))
-    signature = r.to_bytes(size, "big") + s.to_bytes(size, "big")
-    return (to_sign + b"." + _b64(signature)).decode("ascii")
+def signed_compact(header: bytes, payload: bytes, key: SigningKey) -> str:
+    """The JWS of ``header`` (JSON, passed by ``check_can_sign``) and ``payload``."""
+    ecdsa, size = ECDSA_FOR_ALG[key.algorithm]
+    return compact_jws(header, payload, private_key_of(key), ecdsa, size).decode("ascii")
 
 
-def signing_input(header: dict[str, Any], payload: bytes, key: SigningKey) -> bytes:
-    """``header.payload`` in base64url, once ``key`` is known to be able to sign it."""
+def check_can_sign(header: dict[str, Any], key: SigningKey) -> None:
+    """Raise ValueError unless ``key`` has a private part and signs under ``header``'s alg."""
+    check_alg(header, key)
+    private_key_of(key)
+
+
+def check_alg(header: dict[str, Any], key: SigningKey) -> None:
+    """Raise ValueError unless ``header`` names ``key``'s alg, one this module signs with."""
     if header.get("alg") != key.algorithm or key.algorithm not in ECDSA_FOR_ALG:
         # Never sign under an algorithm the key is not for (RFC 8725 section 3.1).
         raise ValueError(f"cannot sign {header.get('alg')!r} with a {key.algorithm} key")
-    private_key_of(key)
-    return _b64(orjson.dumps(header)) + b"." + _b64(payload)
 
 
 def private_key_of(key: SigningKey) -> ec.EllipticCurvePrivateKey:
@@ -53,7 +54,3 @@ def private_key_of(key: SigningKey) -> ec.EllipticCurvePrivateKey:
     if not isinstance(private_key, ec.EllipticCurvePrivateKey):
         raise ValueError(f"key {key.kid} has no private part")
     return private_key
-
-
-def _b64(data: bytes) -> bytes:
-    return urlsafe_b64encode(data).rstrip(b"=")

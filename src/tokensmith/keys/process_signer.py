@@ -22,14 +22,22 @@ from cryptography.hazmat.primitives import serialization
 
 from tokensmith.keys.compact_signing import private_key_of
 from tokensmith.keys.material import SigningKey
-from tokensmith.keys.signing_process import ANSWER, KEY, READY, REQUEST, SIGN, SIGNED
+from tokensmith.keys.signing_process import (
+    ANSWER,
+    HEADER_LENGTH,
+    KEY,
+    READY,
+    REQUEST,
+    SIGN,
+    SIGNED,
+)
 
 __all__ = ["InFlight", "ProcessSigner"]
 
 logger = logging.getLogger(__name__)
 
-InFlight = tuple["asyncio.Future[str]", bytes, SigningKey]
-"""A caller's future, its signing input and the key: kept until answered."""
+InFlight = tuple["asyncio.Future[str]", bytes, bytes, SigningKey]
+"""A caller's future, the header's JSON, the payload and the key: kept until answered."""
 
 MAX_IN_FLIGHT = 512
 """Beyond this many unanswered signatures the worker signs itself: a child left
@@ -73,19 +81,32 @@ class ProcessSigner(asyncio.SubprocessProtocol):
         return self._ready and len(self._in_flight) + count <= MAX_IN_FLIGHT
 
     def send(self, turn: list[InFlight]) -> None:
-        """Ask for ``turn``'s signatures in one write; each future is set when its answer comes."""
+        """Ask for ``turn``'s signatures in one write; each future is set when its answer comes.
+
+        The headers must name their keys' algs (``compact_signing.check_alg``); a key
+        without a private part fails its callers here.
+        """
         assert self._stdin is not None
         frames: list[bytes] = []
+        sent: list[InFlight] = []
         for item in turn:
-            signing_input, key = item[1], item[2]
+            _signed, header, payload, key = item
             slot = self._slots.get(key.kid)
             if slot is None:
+                try:
+                    body = key.algorithm.encode("ascii") + b" " + _der(key)
+                except ValueError as exc:
+                    item[0].set_exception(exc)
+                    continue
                 slot = self._slots[key.kid] = len(self._slots)
-                body = key.algorithm.encode("ascii") + b" " + _der(key)
                 frames += (REQUEST.pack(KEY, slot, len(body)), body)
-            frames += (REQUEST.pack(SIGN, slot, len(signing_input)), signing_input)
-        self._in_flight.extend(turn)
-        self._stdin.write(b"".join(frames))
+            length = HEADER_LENGTH.size + len(header) + len(payload)
+            frames += (REQUEST.pack(SIGN, slot, length), HEADER_LENGTH.pack(len(header)), header)
+            frames.append(payload)
+            sent.append(item)
+        self._in_flight.extend(sent)
+        if frames:
+            self._stdin.write(b"".join(frames))
 
     async def aclose(self) -> None:
         """End the child: close its stdin and give it ``CLOSE_SECONDS`` to go, else kill it.
@@ -130,11 +151,11 @@ class ProcessSigner(asyncio.SubprocessProtocol):
                 break
             body = data[at + ANSWER.size : end]
             at = end
-            signed, signing_input, _key = in_flight.popleft()
+            signed = in_flight.popleft()[0]
             if signed.done():  # cancelled meanwhile
                 continue
             if status == SIGNED:
-                signed.set_result((signing_input + b"." + body).decode("ascii"))
+                signed.set_result(body.decode("ascii"))
             else:
                 signed.set_exception(RuntimeError(f"signing process: {body.decode()}"))
         self._unread = data[at:]

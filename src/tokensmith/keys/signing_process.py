@@ -14,12 +14,13 @@ on its stdin, are a ``REQUEST`` header and a body:
 
 - ``KEY``: the body is the alg, a space and the private key (PKCS #8 DER) for
   the slot; nothing is answered.
-- ``SIGN``: the body is a JWS signing input, to be signed with the slot's key.
+- ``SIGN``: the body is the JWS header's length (``HEADER_LENGTH``), the
+  header's JSON and the payload, to be signed with the slot's key.
 
 The child first writes ``READY``, once its imports are done. Then it answers
-each ``SIGN`` frame in order with an ``ANSWER`` header and a body: the base64url
-signature (``r || s``, RFC 7518 section 3.4), or why it refused. It ends when
-its stdin does, which is when the worker goes.
+each ``SIGN`` frame in order with an ``ANSWER`` header and a body: the JWS
+compact serialization (``compact_jws``), or why it refused. It ends when its
+stdin does, which is when the worker goes.
 """
 
 from __future__ import annotations
@@ -36,17 +37,21 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 __all__ = [
     "ANSWER",
     "ECDSA_FOR_ALG",
+    "HEADER_LENGTH",
     "KEY",
     "READY",
     "REFUSED",
     "REQUEST",
     "SIGN",
     "SIGNED",
+    "compact_jws",
     "main",
 ]
 
 REQUEST = struct.Struct(">cHI")
 """A frame's header: its kind (``KEY`` or ``SIGN``), the key's slot, the body's length."""
+HEADER_LENGTH = struct.Struct(">I")
+"""A ``SIGN`` body's first field: how many of the bytes after it are the header."""
 ANSWER = struct.Struct(">BH")
 """An answer's header: ``SIGNED`` or ``REFUSED``, the body's length."""
 KEY = b"K"
@@ -105,13 +110,34 @@ def _open(body: bytes) -> _SlotKey:
     return private_key, algorithm, size
 
 
-def _sign(signing_input: bytes, key: _SlotKey | None) -> bytes:
+def _sign(body: bytes, key: _SlotKey | None) -> bytes:
     if key is None:
         return _refused(b"no key in this slot")
-    private_key, algorithm, size = key
-    r, s = decode_dss_signature(private_key.sign(signing_input, algorithm))
-    signature = urlsafe_b64encode(r.to_bytes(size, "big") + s.to_bytes(size, "big")).rstrip(b"=")
-    return ANSWER.pack(SIGNED, len(signature)) + signature
+    (length,) = HEADER_LENGTH.unpack_from(body)
+    start = HEADER_LENGTH.size
+    token = compact_jws(body[start : start + length], body[start + length :], *key)
+    return ANSWER.pack(SIGNED, len(token)) + token
+
+
+def compact_jws(
+    header: bytes,
+    payload: bytes,
+    private_key: ec.EllipticCurvePrivateKey,
+    ecdsa: ec.ECDSA,
+    size: int,
+) -> bytes:
+    """``header.payload.signature`` (RFC 7515 section 7.1) from the header's JSON and the payload.
+
+    The signature is ECDSA's DER turned into the fixed-size ``r || s`` of RFC 7518
+    section 3.4, ``size`` octets each.
+    """
+    signing_input = _b64(header) + b"." + _b64(payload)
+    r, s = decode_dss_signature(private_key.sign(signing_input, ecdsa))
+    return signing_input + b"." + _b64(r.to_bytes(size, "big") + s.to_bytes(size, "big"))
+
+
+def _b64(data: bytes) -> bytes:
+    return urlsafe_b64encode(data).rstrip(b"=")
 
 
 def _refused(reason: bytes) -> bytes:

@@ -27,8 +27,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import orjson
+
 from tokensmith._per_loop import PerLoop
-from tokensmith.keys.compact_signing import sign_compact, signed_compact, signing_input
+from tokensmith.keys.compact_signing import check_alg, sign_compact, signed_compact
 from tokensmith.keys.material import SigningKey
 from tokensmith.keys.process_signer import InFlight, ProcessSigner
 
@@ -83,7 +85,8 @@ class SigningTurns:
             if signed.cancelled():
                 continue
             try:
-                sending.append((signed, signing_input(header, payload, key), key))
+                check_alg(header, key)
+                sending.append((signed, orjson.dumps(header), payload, key))
             except Exception as exc:  # this caller's error (a wrong alg, say)
                 signed.set_exception(_settable(exc))
         signer.send(sending)
@@ -110,11 +113,11 @@ class SigningTurns:
 
 def _sign_here(unanswered: list[InFlight]) -> None:
     """What an ended signing process took and did not answer, signed in this process."""
-    for signed, to_sign, key in unanswered:
+    for signed, header, payload, key in unanswered:
         if signed.done():
             continue
         try:
-            signed.set_result(signed_compact(to_sign, key))
+            signed.set_result(signed_compact(header, payload, key))
         except Exception as exc:
             signed.set_exception(_settable(exc))
 
