@@ -21,7 +21,7 @@ def signing_processes(server: RunningServer) -> list[int]:
     return [
         pid
         for pid in children_of(server.process.pid)
-        if b"tokensmith.keys.signing_process" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        if b"tokensmith/keys/signing_process.py" in Path(f"/proc/{pid}/cmdline").read_bytes()
     ]
 
 

@@ -99,7 +99,7 @@ async def test_a_turn_is_signed_by_a_child_process_and_verifies(ready, monkeypat
     turns, key, signer = ready
     other = signing_key()
     assert signer.pid is not None and signer.pid != os.getpid()
-    assert "tokensmith.keys.signing_process" in command_line(signer.pid)
+    assert "tokensmith/keys/signing_process.py" in command_line(signer.pid)
     no_signing_here(monkeypatch)
     keys = [key, other]
 

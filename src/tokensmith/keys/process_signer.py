@@ -20,6 +20,7 @@ from typing import cast
 
 from cryptography.hazmat.primitives import serialization
 
+from tokensmith.keys import signing_process
 from tokensmith.keys.compact_signing import private_key_of
 from tokensmith.keys.material import SigningKey
 from tokensmith.keys.signing_process import (
@@ -47,7 +48,10 @@ CLOSE_SECONDS = 5.0
 """How long a closing worker waits for its signing process to end (a child still importing
 at start-up takes a while to see its stdin closed)."""
 
-_CHILD = [sys.executable, "-c", "from tokensmith.keys.signing_process import main; main()"]
+# The module run as a script, not imported through the tokensmith package: that would
+# import the whole app (900 ms and 88 MB) into a process that needs only cryptography.
+# -P: its folder does not go first on sys.path, where its neighbours could shadow modules.
+_CHILD = [sys.executable, "-P", signing_process.__file__]
 
 
 class ProcessSigner(asyncio.SubprocessProtocol):

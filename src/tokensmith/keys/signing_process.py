@@ -9,7 +9,9 @@ the signature, a quarter of a client_credentials request's CPU, moves off the
 worker's core. node-oidc-provider does the same with libuv's thread pool.
 
 This module is the wire format both sides share and the child's main loop
-(``main``); ``process_signer.py`` is the worker's side. Frames to the child,
+(``main``, run as ``python -P .../tokensmith/keys/signing_process.py``, so that the
+child imports cryptography and the standard library only); ``process_signer.py``
+is the worker's side. Frames to the child,
 on its stdin, are a ``REQUEST`` header and a body:
 
 - ``KEY``: the body is the alg, a space and the private key (PKCS #8 DER) for
@@ -148,3 +150,7 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+if __name__ == "__main__":
+    main()
