@@ -276,3 +276,17 @@ async def test_a_key_without_a_private_part_fails_its_callers_only(ready):
     assert verified(outcomes[0], key)["sub"] == "user-1"
     assert isinstance(outcomes[1], ValueError) and "no private part" in str(outcomes[1])
     assert verified(outcomes[2], key)["sub"] == "user-3"
+
+
+async def test_a_failing_write_to_the_process_signs_the_turn_here(ready, monkeypatch):
+    turns, key, signer = ready
+
+    def broken(_data: bytes) -> None:
+        raise RuntimeError("the pipe is gone")
+
+    monkeypatch.setattr(signer._stdin, "write", broken)
+    tokens = await asyncio.wait_for(
+        asyncio.gather(*(turns.sign(header(key), claims(n), key) for n in range(3))), 5
+    )
+    assert [verified(t, key)["sub"] for t in tokens] == ["user-0", "user-1", "user-2"]
+    assert signer.ended

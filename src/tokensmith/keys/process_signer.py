@@ -109,8 +109,13 @@ class ProcessSigner(asyncio.SubprocessProtocol):
             frames.append(payload)
             sent.append(item)
         self._in_flight.extend(sent)
-        if frames:
+        if not frames:
+            return
+        try:
             self._stdin.write(b"".join(frames))
+        except Exception:  # a pipe gone bad: sign here, as if the child had ended
+            logger.exception("writing to the signing process failed")
+            self.process_exited()
 
     async def aclose(self) -> None:
         """End the child: close its stdin and give it ``CLOSE_SECONDS`` to go, else kill it.
