@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import sys
 import tempfile
@@ -108,9 +109,18 @@ def signing_process_for(workers: int, cpus: int) -> str:
     return "on" if cpus > workers else "off"
 
 
-def available_cpus() -> int:
-    """The CPUs this process may run on (its affinity, which a container may narrow)."""
-    return len(os.sched_getaffinity(0))
+def available_cpus(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """The CPUs this process may use: its affinity, narrowed by a cgroup v2 CPU quota (a
+    container's ``--cpus``) when there is one."""
+    affinity = getattr(os, "sched_getaffinity", None)  # not on macOS
+    cpus = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+    try:
+        quota, period = cpu_max.read_text().split()
+        if quota != "max":
+            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cpus
 
 
 def _export_for_workers(config_file: Path | None, overrides: dict[str, Any]) -> None:

@@ -119,6 +119,7 @@ async def test_the_first_signatures_are_made_here_while_the_process_starts():
         assert verified(token, key)["sub"] == "user-1"
         signer = turns.signing_process()
         assert signer is not None and not signer.can_take(1)  # still starting
+        assert await ready_signer(turns, key) is signer  # and it comes up
     finally:
         await turns.aclose()
 
@@ -177,8 +178,9 @@ async def test_a_caller_cancelled_while_its_signature_is_out_is_skipped(ready):
     assert gone_caller.cancelled()
 
 
-async def test_a_wrong_alg_fails_its_caller_only(ready):
+async def test_a_wrong_alg_fails_its_caller_only(ready, monkeypatch):
     turns, key, _signer = ready
+    no_signing_here(monkeypatch)
     outcomes = await asyncio.gather(
         turns.sign(header(key), claims(1), key),
         turns.sign({"alg": "none", "kid": key.kid}, claims(2), key),
@@ -210,11 +212,11 @@ def test_the_child_answers_whole_frames_and_keeps_the_rest():
     header_json = orjson.dumps(header(key))
     sign_body = HEADER_LENGTH.pack(len(header_json)) + header_json + claims(1)
     stream = (
-        REQUEST.pack(KEY, 0, len(key_body))
+        REQUEST.pack(KEY, 0, 0, len(key_body))
         + key_body
-        + REQUEST.pack(SIGN, 0, len(sign_body))
+        + REQUEST.pack(SIGN, 0, 0, len(sign_body))
         + sign_body
-        + REQUEST.pack(SIGN, 7, len(sign_body))  # a slot with no key: refused
+        + REQUEST.pack(SIGN, 7, 1, len(sign_body))  # a slot with no key: refused
         + sign_body
     )
     keys: dict = {}
@@ -225,14 +227,14 @@ def test_the_child_answers_whole_frames_and_keeps_the_rest():
         answers += more
     assert unread == b""
 
-    status, length = ANSWER.unpack_from(answers)
+    status, sequence, length = ANSWER.unpack_from(answers)
     token = answers[ANSWER.size : ANSWER.size + length].decode()
-    assert status == 0
+    assert (status, sequence) == (0, 0)
     assert verified(token, key)["sub"] == "user-1"
     assert jwt.get_unverified_header(token) == header(key)
     rest = answers[ANSWER.size + length :]
-    status, length = ANSWER.unpack_from(rest)
-    assert status == 1 and rest[ANSWER.size :] == b"no key in this slot"
+    status, sequence, length = ANSWER.unpack_from(rest)
+    assert (status, sequence) == (1, 1) and rest[ANSWER.size :] == b"no key in this slot"
 
 
 async def test_the_worker_reads_answers_split_anywhere():
@@ -246,11 +248,11 @@ async def test_the_worker_reads_answers_split_anywhere():
     reason = b"no key in this slot"
     stream = (
         READY
-        + ANSWER.pack(0, len(token))
+        + ANSWER.pack(0, 0, len(token))
         + token.encode()
-        + ANSWER.pack(1, len(reason))
+        + ANSWER.pack(1, 1, len(reason))
         + reason
-        + ANSWER.pack(0, len(token))
+        + ANSWER.pack(0, 2, len(token))
         + token.encode()
     )
     for at in range(len(stream)):  # a byte at a time
@@ -262,8 +264,9 @@ async def test_the_worker_reads_answers_split_anywhere():
     assert futures[2].result() == token
 
 
-async def test_a_key_without_a_private_part_fails_its_callers_only(ready):
+async def test_a_key_without_a_private_part_fails_its_callers_only(ready, monkeypatch):
     turns, key, _signer = ready
+    no_signing_here(monkeypatch)
     public_only = SigningKey(
         kid="public-only", algorithm="ES256", key=ECKey.import_key(key.key.as_dict(private=False))
     )
@@ -289,4 +292,66 @@ async def test_a_failing_write_to_the_process_signs_the_turn_here(ready, monkeyp
         asyncio.gather(*(turns.sign(header(key), claims(n), key) for n in range(3))), 5
     )
     assert [verified(t, key)["sub"] for t in tokens] == ["user-0", "user-1", "user-2"]
+    assert signer.ended
+
+
+async def test_a_hung_process_is_ended_and_what_it_held_signed_here(ready, monkeypatch, caplog):
+    turns, key, signer = ready
+    monkeypatch.setattr(process_signer, "ANSWER_SECONDS", 0.3)
+    caplog.set_level(logging.WARNING, logger=process_signer.__name__)
+    with stopped(signer):  # never continued: only the watchdog can free these callers
+        tokens = await asyncio.wait_for(
+            asyncio.gather(*(turns.sign(header(key), claims(n), key) for n in range(5))), 5
+        )
+        assert [verified(t, key)["sub"] for t in tokens] == [f"user-{n}" for n in range(5)]
+        assert signer.ended
+        assert "answered nothing" in caplog.text
+
+
+async def test_an_answer_out_of_order_ends_the_process_and_hands_no_token_out():
+    key = signing_key()
+    loop = asyncio.get_running_loop()
+    signed_here: list = []
+    signer = ProcessSigner(signed_here.extend)
+    header_json = orjson.dumps(header(key))
+    token = compact_signing.signed_compact(header_json, claims(1), key)
+    futures = [loop.create_future() for _ in range(2)]
+    signer._in_flight.extend((future, header_json, claims(1), key) for future in futures)
+
+    signer.pipe_data_received(1, READY + ANSWER.pack(0, 1, len(token)) + token.encode())
+
+    assert signer.ended
+    assert not any(future.done() for future in futures)  # no answer was taken on trust
+    assert [item[0] for item in signed_here] == futures  # both go to the worker instead
+
+
+async def test_a_process_that_cannot_start_leaves_signing_to_the_worker(monkeypatch, caplog):
+    monkeypatch.setattr(process_signer, "_CHILD", ["/nonexistent/python"])
+    caplog.set_level(logging.WARNING, logger=process_signer.__name__)
+    turns = SigningTurns(use_signing_process=True)
+    key = signing_key()
+    try:
+        for number in range(3):  # each turn after the failed start is signed here
+            token = await turns.sign(header(key), claims(number), key)
+            assert verified(token, key)["sub"] == f"user-{number}"
+        signer = turns.signing_process()
+        assert signer is not None and signer.ended
+        assert "could not start the signing process" in caplog.text
+    finally:
+        await turns.aclose()
+
+
+async def test_a_token_larger_than_64_kib_comes_back_whole(ready, monkeypatch):
+    turns, key, _signer = ready
+    no_signing_here(monkeypatch)
+    payload = orjson.dumps({"sub": "user-big", "aud": "https://api", "blob": "x" * 100_000})
+    token = await turns.sign(header(key), payload, key)
+    assert verified(token, key)["blob"] == "x" * 100_000
+
+
+async def test_once_closed_the_loop_signs_by_itself_and_starts_no_process(ready):
+    turns, key, signer = ready
+    await turns.aclose()
+    assert verified(await turns.sign(header(key), claims(1), key), key)["sub"] == "user-1"
+    assert turns.signing_process() is None
     assert signer.ended

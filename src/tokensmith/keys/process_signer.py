@@ -44,6 +44,10 @@ MAX_IN_FLIGHT = 512
 """Beyond this many unanswered signatures the worker signs itself: a child left
 behind (a busy machine) must not make callers queue behind it."""
 
+ANSWER_SECONDS = 2.0
+"""A child that answers nothing for this long while it has signatures to make is taken
+for hung (stopped, stuck): it is killed and what it held is signed in the worker."""
+
 CLOSE_SECONDS = 5.0
 """How long a closing worker waits for its signing process to end (a child still importing
 at start-up takes a while to see its stdin closed)."""
@@ -58,22 +62,29 @@ class ProcessSigner(asyncio.SubprocessProtocol):
     def __init__(self, sign_here: Callable[[list[InFlight]], None]) -> None:
         """``sign_here``: signs what the child took and will not answer, if it ends."""
         self._sign_here = sign_here
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._process: asyncio.SubprocessTransport | None = None
         self._stdin: asyncio.WriteTransport | None = None
-        self._slots: dict[str, int] = {}
+        # (kid, alg) -> slot. A kid is the key's RFC 7638 thumbprint, so one kid is one key pair.
+        self._slots: dict[tuple[str, str], int] = {}
         self._in_flight: deque[InFlight] = deque()
+        self._sent = 0  # SIGN frames written; the next one's sequence number
+        self._answered = 0  # answers read; the sequence number the next answer must carry
+        self._answered_at_check = 0
+        self._watchdog: asyncio.TimerHandle | None = None
         self._unread = b""
         self._ready = False
         self._exited: asyncio.Future[None] | None = None
         self.ended = False
+        self.ended_at = 0.0
 
     async def start(self) -> None:
         """Start the child; it takes signatures once it has written ``READY``."""
-        loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
         self._exited = loop.create_future()
         try:
             await loop.subprocess_exec(lambda: self, *_CHILD, stderr=None)
-        except OSError as exc:
+        except Exception as exc:  # whatever it was, the worker signs by itself
             logger.warning("could not start the signing process (%s); signing in the worker", exc)
             self.process_exited()
 
@@ -88,44 +99,52 @@ class ProcessSigner(asyncio.SubprocessProtocol):
         """Ask for ``turn``'s signatures in one write; each future is set when its answer comes.
 
         The headers must name their keys' algs (``compact_signing.check_alg``); a key
-        without a private part fails its callers here.
+        without a private part fails its callers here. If the write fails, the child is
+        taken as ended and the turn is signed in the worker.
         """
         assert self._stdin is not None
         frames: list[bytes] = []
         sent: list[InFlight] = []
+        sequence = self._sent
         for item in turn:
             _signed, header, payload, key = item
-            slot = self._slots.get(key.kid)
+            slot = self._slots.get((key.kid, key.algorithm))
             if slot is None:
                 try:
                     body = key.algorithm.encode("ascii") + b" " + _der(key)
                 except ValueError as exc:
                     item[0].set_exception(exc)
                     continue
-                slot = self._slots[key.kid] = len(self._slots)
-                frames += (REQUEST.pack(KEY, slot, len(body)), body)
+                slot = self._slots[key.kid, key.algorithm] = len(self._slots)
+                frames += (REQUEST.pack(KEY, slot, 0, len(body)), body)
             length = HEADER_LENGTH.size + len(header) + len(payload)
-            frames += (REQUEST.pack(SIGN, slot, length), HEADER_LENGTH.pack(len(header)), header)
-            frames.append(payload)
+            frames.append(REQUEST.pack(SIGN, slot, sequence & 0xFFFFFFFF, length))
+            frames += (HEADER_LENGTH.pack(len(header)), header, payload)
+            sequence += 1
             sent.append(item)
-        self._in_flight.extend(sent)
-        if not frames:
+        if not sent:
             return
+        self._in_flight.extend(sent)
+        self._sent = sequence
         try:
             self._stdin.write(b"".join(frames))
         except Exception:  # a pipe gone bad: sign here, as if the child had ended
             logger.exception("writing to the signing process failed")
-            self.process_exited()
+            self._end()
+            return
+        if self._watchdog is None:
+            self._arm_watchdog()
 
     async def aclose(self) -> None:
         """End the child: close its stdin and give it ``CLOSE_SECONDS`` to go, else kill it.
 
-        What it had not answered by then is signed here.
+        It takes no more turns meanwhile; what it had not answered by then is signed here.
         """
+        self._ready = False
         if self._stdin is not None and not self.ended:
             self._stdin.close()
-            if not await self._ended_within(CLOSE_SECONDS) and self._process is not None:
-                self._process.kill()
+            if not await self._ended_within(CLOSE_SECONDS):
+                self._kill()
                 await self._ended_within(CLOSE_SECONDS)
         self.process_exited()
 
@@ -134,6 +153,34 @@ class ProcessSigner(asyncio.SubprocessProtocol):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._exited), seconds)
         return self._exited.done()
+
+    def _arm_watchdog(self) -> None:
+        assert self._loop is not None
+        self._answered_at_check = self._answered
+        self._watchdog = self._loop.call_later(ANSWER_SECONDS, self._check_progress)
+
+    def _check_progress(self) -> None:
+        """Every ``ANSWER_SECONDS`` while signatures are out: has the child answered any?"""
+        self._watchdog = None
+        if self.ended or not self._in_flight:
+            return
+        if self._answered == self._answered_at_check:
+            logger.warning(
+                "the signing process answered nothing for %.0f s; ending it", ANSWER_SECONDS
+            )
+            self._end()
+            return
+        self._arm_watchdog()
+
+    def _end(self) -> None:
+        """Kill the child and sign what it held here, without waiting for it to be reaped."""
+        self._kill()
+        self.process_exited()
+
+    def _kill(self) -> None:
+        if self._process is not None:
+            with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                self._process.kill()
 
     # asyncio.SubprocessProtocol
 
@@ -149,17 +196,25 @@ class ProcessSigner(asyncio.SubprocessProtocol):
         at = 0
         if not self._ready:
             if data[:1] != READY:
-                self._unread = data
+                logger.warning("the signing process began with %r, not READY; ending it", data[:20])
+                self._end()
                 return
             self._ready, at = True, 1
         in_flight = self._in_flight
         while len(data) - at >= ANSWER.size:
-            status, length = ANSWER.unpack_from(data, at)
+            status, sequence, length = ANSWER.unpack_from(data, at)
             end = at + ANSWER.size + length
             if end > len(data):
                 break
+            if sequence != self._answered & 0xFFFFFFFF or not in_flight:
+                # Answers are matched to callers by order; one out of step could hand a
+                # caller another's token, so nothing more is taken from this child.
+                logger.error("the signing process answered out of order; ending it")
+                self._end()
+                return
             body = data[at + ANSWER.size : end]
             at = end
+            self._answered += 1
             signed = in_flight.popleft()[0]
             if signed.done():  # cancelled meanwhile
                 continue
@@ -173,6 +228,11 @@ class ProcessSigner(asyncio.SubprocessProtocol):
         if self.ended:
             return
         self.ended, self._ready = True, False
+        if self._loop is not None:
+            self.ended_at = self._loop.time()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         if self._process is not None:
             self._process.close()  # its pipes; kills the child if it is somehow still running
         if self._exited is not None and not self._exited.done():

@@ -50,12 +50,14 @@ __all__ = [
     "main",
 ]
 
-REQUEST = struct.Struct(">cHI")
-"""A frame's header: its kind (``KEY`` or ``SIGN``), the key's slot, the body's length."""
+REQUEST = struct.Struct(">cHII")
+"""A frame's header: its kind (``KEY`` or ``SIGN``), the key's slot, the ``SIGN`` frame's
+sequence number (0, 1, 2, ... modulo 2**32; 0 for ``KEY``), the body's length."""
 HEADER_LENGTH = struct.Struct(">I")
 """A ``SIGN`` body's first field: how many of the bytes after it are the header."""
-ANSWER = struct.Struct(">BH")
-"""An answer's header: ``SIGNED`` or ``REFUSED``, the body's length."""
+ANSWER = struct.Struct(">BII")
+"""An answer's header: ``SIGNED`` or ``REFUSED``, the ``SIGN`` frame's sequence number, the
+body's length. The worker matches answers to callers by order and checks the number."""
 KEY = b"K"
 SIGN = b"S"
 READY = b"R"
@@ -74,8 +76,10 @@ _SlotKey = tuple[ec.EllipticCurvePrivateKey, ec.ECDSA, int]
 
 def main() -> None:
     """Answer frames from stdin on stdout until stdin ends."""
-    # Ctrl-C in a terminal reaches the whole process group; the worker decides when this ends.
+    # Ctrl-C in a terminal, or a service manager's SIGTERM, reaches the whole process
+    # group; the worker decides when this ends (it closes our stdin, or kills us).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     keys: dict[int, _SlotKey] = {}
     unread = b""
     _write_all(1, READY)
@@ -90,7 +94,7 @@ def answer_frames(data: bytes, keys: dict[int, _SlotKey]) -> tuple[bytes, bytes]
     answers: list[bytes] = []
     at = 0
     while len(data) - at >= REQUEST.size:
-        kind, slot, length = REQUEST.unpack_from(data, at)
+        kind, slot, sequence, length = REQUEST.unpack_from(data, at)
         end = at + REQUEST.size + length
         if end > len(data):
             break
@@ -99,7 +103,7 @@ def answer_frames(data: bytes, keys: dict[int, _SlotKey]) -> tuple[bytes, bytes]
         if kind == KEY:
             keys[slot] = _open(body)
         else:
-            answers.append(_sign(body, keys.get(slot)))
+            answers.append(_sign(body, sequence, keys.get(slot)))
     return b"".join(answers), data[at:]
 
 
@@ -112,13 +116,14 @@ def _open(body: bytes) -> _SlotKey:
     return private_key, algorithm, size
 
 
-def _sign(body: bytes, key: _SlotKey | None) -> bytes:
+def _sign(body: bytes, sequence: int, key: _SlotKey | None) -> bytes:
     if key is None:
-        return _refused(b"no key in this slot")
+        reason = b"no key in this slot"
+        return ANSWER.pack(REFUSED, sequence, len(reason)) + reason
     (length,) = HEADER_LENGTH.unpack_from(body)
     start = HEADER_LENGTH.size
     token = compact_jws(body[start : start + length], body[start + length :], *key)
-    return ANSWER.pack(SIGNED, len(token)) + token
+    return ANSWER.pack(SIGNED, sequence, len(token)) + token
 
 
 def compact_jws(
@@ -140,10 +145,6 @@ def compact_jws(
 
 def _b64(data: bytes) -> bytes:
     return urlsafe_b64encode(data).rstrip(b"=")
-
-
-def _refused(reason: bytes) -> bytes:
-    return ANSWER.pack(REFUSED, len(reason)) + reason
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -18,8 +18,8 @@ signs (``PerLoop``).
 With ``use_signing_process=True`` each loop has a signing process (``process_signer.py``)
 and a turn's signatures are sent to it in one write, so they are made on
 another core. The turn is signed here instead while the process is starting,
-when it has too many unanswered, and for ``RESTART_SECONDS`` after it ended
-(then a new one starts).
+when it has too many unanswered, for ``RESTART_SECONDS`` after it ended (then a
+new one starts), and once ``aclose`` has run.
 """
 
 from __future__ import annotations
@@ -56,8 +56,9 @@ class SigningTurns:
         loop = asyncio.get_running_loop()
         waiting = self._waiting.get()
         if not waiting:  # the turn's first: sign them all once the turn's callbacks ran
-            if self.use_signing_process:
-                loop.call_soon(self._send_waiting, waiting, self._signers.get().current(loop))
+            signer = self._signers.get().current(loop) if self.use_signing_process else None
+            if signer is not None:
+                loop.call_soon(self._send_waiting, waiting, signer)
             else:
                 loop.call_soon(self._sign_waiting, waiting)
         signed: asyncio.Future[str] = loop.create_future()
@@ -89,7 +90,11 @@ class SigningTurns:
                 sending.append((signed, orjson.dumps(header), payload, key))
             except Exception as exc:  # this caller's error (a wrong alg, say)
                 signed.set_exception(_settable(exc))
-        signer.send(sending)
+        try:
+            signer.send(sending)
+        except BaseException:
+            _sign_here(sending)  # nobody of the turn is left waiting (each future once)
+            raise
 
     @staticmethod
     def _sign_waiting(turn: list[_Waiting]) -> None:
@@ -128,24 +133,21 @@ class _LoopSigner:
     def __init__(self) -> None:
         self.signer: ProcessSigner | None = None
         self._starting: asyncio.Task[None] | None = None
-        self._restart_at: float | None = None
+        self._closed = False
 
-    def current(self, loop: asyncio.AbstractEventLoop) -> ProcessSigner:
-        """The signer to send this turn to (one that has ended signs it here instead)."""
+    def current(self, loop: asyncio.AbstractEventLoop) -> ProcessSigner | None:
+        """The signer to send this turn to (one that has ended signs it here instead);
+        None once closed: the loop signs by itself from then on."""
+        if self._closed:
+            return None
         signer = self.signer
-        if signer is not None and signer.ended:
-            if self._restart_at is None:
-                self._restart_at = loop.time() + RESTART_SECONDS
-            if loop.time() < self._restart_at:
-                return signer
-            signer = None
-        if signer is None:
-            self._restart_at = None
+        if signer is None or (signer.ended and loop.time() >= signer.ended_at + RESTART_SECONDS):
             signer = self.signer = ProcessSigner(_sign_here)
             self._starting = loop.create_task(signer.start())
         return signer
 
     async def aclose(self) -> None:
+        self._closed = True
         signer, starting = self.signer, self._starting
         self.signer = self._starting = None
         if starting is not None:
