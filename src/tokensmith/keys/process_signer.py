@@ -136,17 +136,20 @@ class ProcessSigner(asyncio.SubprocessProtocol):
             self._arm_watchdog()
 
     async def aclose(self) -> None:
-        """End the child: close its stdin and give it ``CLOSE_SECONDS`` to go, else kill it.
+        """End the child: close its stdin and give it ``CLOSE_SECONDS`` to go, else kill it;
+        then wait (as long again) until it is reaped.
 
         It takes no more turns meanwhile; what it had not answered by then is signed here.
         """
         self._ready = False
-        if self._stdin is not None and not self.ended:
+        if self._stdin is not None and self._exited is not None and not self._exited.done():
             self._stdin.close()
             if not await self._ended_within(CLOSE_SECONDS):
                 self._kill()
                 await self._ended_within(CLOSE_SECONDS)
-        self.process_exited()
+        self._take_over()
+        if self._process is not None:
+            self._process.close()
 
     async def _ended_within(self, seconds: float) -> bool:
         assert self._exited is not None
@@ -173,9 +176,10 @@ class ProcessSigner(asyncio.SubprocessProtocol):
         self._arm_watchdog()
 
     def _end(self) -> None:
-        """Kill the child and sign what it held here, without waiting for it to be reaped."""
+        """Kill the child and sign what it held here, without waiting for it to be reaped
+        (``process_exited`` comes when it is)."""
         self._kill()
-        self.process_exited()
+        self._take_over()
 
     def _kill(self) -> None:
         if self._process is not None:
@@ -225,6 +229,15 @@ class ProcessSigner(asyncio.SubprocessProtocol):
         self._unread = data[at:]
 
     def process_exited(self) -> None:
+        """The child is gone and reaped (or never started)."""
+        if self._exited is not None and not self._exited.done():
+            self._exited.set_result(None)
+        if self._process is not None:
+            self._process.close()  # its pipes
+        self._take_over()
+
+    def _take_over(self) -> None:
+        """From now on the worker signs: what the child held is signed here, once."""
         if self.ended:
             return
         self.ended, self._ready = True, False
@@ -233,10 +246,6 @@ class ProcessSigner(asyncio.SubprocessProtocol):
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
-        if self._process is not None:
-            self._process.close()  # its pipes; kills the child if it is somehow still running
-        if self._exited is not None and not self._exited.done():
-            self._exited.set_result(None)
         unanswered = list(self._in_flight)
         self._in_flight.clear()
         if unanswered:
