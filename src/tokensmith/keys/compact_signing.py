@@ -21,25 +21,20 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from tokensmith.keys.material import SigningKey
 from tokensmith.keys.signing_process import ECDSA_FOR_ALG, compact_jws
 
-__all__ = ["check_alg", "check_can_sign", "private_key_of", "sign_compact", "signed_compact"]
+__all__ = ["check_alg", "private_key_of", "sign_compact", "signed_compact"]
 
 
 def sign_compact(header: dict[str, Any], payload: bytes, key: SigningKey) -> str:
     """``header.payload.signature``, signed with ``key``; the header must name the key's alg."""
-    check_can_sign(header, key)
+    check_alg(header, key)
     return signed_compact(orjson.dumps(header), payload, key)
 
 
 def signed_compact(header: bytes, payload: bytes, key: SigningKey) -> str:
-    """The JWS of ``header`` (JSON, passed by ``check_can_sign``) and ``payload``."""
+    """The JWS of ``header`` (JSON, passed by ``check_alg``) and ``payload``; ValueError
+    if ``key`` has no private part."""
     ecdsa, size = ECDSA_FOR_ALG[key.algorithm]
     return compact_jws(header, payload, private_key_of(key), ecdsa, size).decode("ascii")
-
-
-def check_can_sign(header: dict[str, Any], key: SigningKey) -> None:
-    """Raise ValueError unless ``key`` has a private part and signs under ``header``'s alg."""
-    check_alg(header, key)
-    private_key_of(key)
 
 
 def check_alg(header: dict[str, Any], key: SigningKey) -> None:
