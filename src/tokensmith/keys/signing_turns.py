@@ -25,6 +25,7 @@ new one starts), and once ``aclose`` has run.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -102,12 +103,8 @@ class SigningTurns:
         turn.clear()
         try:
             for signed, header, payload, key in waiting:
-                if signed.cancelled():
-                    continue
-                try:
-                    signed.set_result(sign_compact(header, payload, key))
-                except Exception as exc:  # this caller's error (a wrong alg, say)
-                    signed.set_exception(_settable(exc))
+                if not signed.cancelled():
+                    _settle(signed, sign_compact, header, payload, key)
         finally:
             # Something no caller's signature could cause (KeyboardInterrupt, say):
             # nobody of the turn is left waiting for ever.
@@ -119,12 +116,16 @@ class SigningTurns:
 def _sign_here(unanswered: list[InFlight]) -> None:
     """What an ended signing process took and did not answer, signed in this process."""
     for signed, header, payload, key in unanswered:
-        if signed.done():
-            continue
-        try:
-            signed.set_result(signed_compact(header, payload, key))
-        except Exception as exc:
-            signed.set_exception(_settable(exc))
+        if not signed.done():
+            _settle(signed, signed_compact, header, payload, key)
+
+
+def _settle(signed: asyncio.Future[str], sign: Callable[..., str], *arguments: Any) -> None:
+    """``signed`` gets ``sign(*arguments)``, or what it raised: one caller's error is its own."""
+    try:
+        signed.set_result(sign(*arguments))
+    except Exception as exc:  # this caller's error (a wrong alg, no private part, say)
+        signed.set_exception(_settable(exc))
 
 
 class _LoopSigner:
