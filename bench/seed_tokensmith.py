@@ -24,7 +24,6 @@ import asyncio
 import base64
 import hashlib
 import os
-import secrets
 import sys
 import time
 import uuid
@@ -36,7 +35,7 @@ import orjson
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tokensmith.models.grant import GrantKind, handle_key
+from tokensmith.models.grant import GrantKind, handle_key, new_handle
 from tokensmith.settings import Settings
 from tokensmith.stores.sql.engine import create_engine
 from tokensmith.stores.sql.tables import grants
@@ -63,7 +62,7 @@ def _rows(
     challenge = _code_challenge(CODE_VERIFIER)
     client_id = settings.clients[0].client_id
     for _ in range(count):
-        handle = secrets.token_urlsafe(32)
+        handle = new_handle()
         if kind is GrantKind.AUTHORIZATION_CODE:
             expires_at = now + settings.authorization_code_lifetime
             data: dict[str, Any] = {

@@ -19,7 +19,7 @@ from tokensmith.interaction.request import AuthorizationRequest, RedirectTarget
 from tokensmith.interaction.responses import authorization_response
 from tokensmith.interaction.sessions import BrowserSession
 from tokensmith.models.client import Client
-from tokensmith.models.grant import GrantKind, StoredGrant, handle_key
+from tokensmith.models.grant import GrantKind, StoredGrant, handle_key, new_handle
 from tokensmith.settings import Settings
 from tokensmith.stores.protocols import GrantStore
 
@@ -128,7 +128,7 @@ class AuthorizationFlow:
 
     async def _issue_code(self, request: AuthorizationRequest, session: BrowserSession) -> str:
         now = int(time.time())
-        code = secrets.token_urlsafe(32)
+        code = new_handle()
         await self._grants.save(
             StoredGrant(
                 key=handle_key(code),

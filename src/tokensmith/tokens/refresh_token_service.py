@@ -7,11 +7,10 @@ the whole family is revoked (RFC 9700 section 4.14.2).
 
 from __future__ import annotations
 
-import secrets
 import time
 import uuid
 
-from tokensmith.models.grant import GrantKind, StoredGrant, handle_key
+from tokensmith.models.grant import GrantKind, StoredGrant, handle_key, new_handle
 from tokensmith.models.requests import ValidatedTokenRequest
 from tokensmith.settings import Settings
 from tokensmith.stores.protocols import GrantStore
@@ -35,7 +34,7 @@ class DefaultRefreshTokenService:
             scopes, resources = previous.data["scopes"], previous.data["resources"]
         else:
             absolute_expiry = now + self.settings.refresh_token_absolute_lifetime
-        handle = secrets.token_urlsafe(32)
+        handle = new_handle()
         await self.grants.save(
             StoredGrant(
                 key=handle_key(handle),

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
+import time
 
 import pytest
 from sqlalchemy import text
 
 from tests.helpers import basic_auth
 from tests.introspection_config import INTROSPECTION_CONFIG, OPAQUE_API
+from tokensmith.models.grant import ISSUE_TIME_DIGITS, handle_key
 from tokensmith.stores.sql.engine import create_engine
 
 JOB = basic_auth("reports-job", "reports-job-secret")
@@ -28,7 +31,9 @@ def test_opaque_resource_gets_a_256_bit_handle_not_a_jwt(server):
     assert response.status_code == 200, response.text
     token = response.json()["access_token"]
     assert "." not in token
-    assert len(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))) == 32
+    issued_ms, random_part = int(token[:ISSUE_TIME_DIGITS], 16), token[ISSUE_TIME_DIGITS:]
+    assert abs(issued_ms / 1000 - time.time()) < 60
+    assert len(base64.urlsafe_b64decode(random_part + "=" * (-len(random_part) % 4))) == 32
 
 
 def stored_access_tokens(database: str) -> list[tuple[str, str]]:
@@ -56,9 +61,28 @@ def test_only_the_sha256_of_the_handle_is_stored(server, make_settings):
     stored = stored_access_tokens(make_settings().database)
     assert len(stored) == 1
     key, data = stored[0]
-    assert token not in key
+    digest = base64.urlsafe_b64encode(hashlib.sha256(token.encode()).digest()).rstrip(b"=")
+    assert key == token[:ISSUE_TIME_DIGITS] + digest.decode()  # the issue time, then the hash
+    assert token[ISSUE_TIME_DIGITS:] not in key
     assert token not in data
     assert OPAQUE_API in data
+
+
+def test_stored_keys_follow_the_order_tokens_were_issued(server, make_settings):
+    """New rows go to the end of the primary-key index, not to a random page of it."""
+    issued = []
+    for _ in range(4):
+        time.sleep(0.002)  # the keys order by the millisecond of issue
+        issued.append(
+            server.post(
+                "/token",
+                data={"grant_type": "client_credentials", "scope": "reports:read"},
+                headers=JOB,
+            ).json()["access_token"]
+        )
+    keys = [key for key, _ in stored_access_tokens(make_settings().database)]
+    assert sorted(keys) == sorted(handle_key(token) for token in issued)
+    assert sorted(keys) == [handle_key(token) for token in issued]
 
 
 def test_client_format_setting_overrides_the_resource(make_client):

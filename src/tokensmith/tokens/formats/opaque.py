@@ -1,4 +1,4 @@
-"""Opaque access tokens: 256 random bits; the claims stay on the server.
+"""Opaque access tokens: the issue time and 256 random bits; the claims stay on the server.
 
 Only the handle's SHA-256 is stored, with the full claim set (built by the
 same ``create_payload`` a JWT would get, custom claims included) and the
@@ -8,12 +8,11 @@ grant family revokes it too.
 
 from __future__ import annotations
 
-import secrets
 import time
 from typing import ClassVar
 
 from tokensmith._types import Claims
-from tokensmith.models.grant import GrantKind, StoredGrant, handle_key
+from tokensmith.models.grant import GrantKind, StoredGrant, handle_key, new_handle
 from tokensmith.models.token import Token
 from tokensmith.stores.protocols import GrantStore
 from tokensmith.tokens.creation import DefaultTokenCreationService
@@ -27,7 +26,7 @@ class OpaqueAccessTokenFormat:
         self._grants = grants
 
     async def issue(self, token: Token) -> str:
-        handle = secrets.token_urlsafe(32)
+        handle = new_handle()
         payload = await self._token_creation.create_payload(token)
         await self._grants.save(
             StoredGrant(
