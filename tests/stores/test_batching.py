@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from tokensmith.stores.sql.batching import MAX_BATCH, Batch, Batcher
+from tokensmith.stores.sql.batching import MAX_BATCH, SETTLE_TURNS, Batch, Batcher
 
 
 class Recorder:
@@ -136,3 +136,50 @@ async def test_a_thread_that_takes_after_its_round_trip_was_cancelled_takes_noth
     assert recorder.took.wait(5)
     assert await asyncio.wait_for(second, 5) == "B"  # served by the new round trip, not lost
     assert ["b"] in recorder.batches and ["a"] not in recorder.batches
+
+
+class Counting:
+    """A flush that answers at once and keeps each batch."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    async def flush(self, batch: Batch[str, str]) -> Sequence[str]:
+        items = batch.take()
+        self.batches.append(items)
+        return [item.upper() for item in items]
+
+
+async def submit_after_turns(batcher: Batcher[str, str], item: str, turns: int) -> str:
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    return await batcher.submit(item)
+
+
+async def test_a_settling_batcher_starts_once_calls_stop_coming():
+    """Calls arriving one loop turn after another share one round trip."""
+    counting = Counting()
+    batcher = Batcher(counting.flush, name="test", settle_turns=SETTLE_TURNS)
+    items = [f"i{n}" for n in range(8)]
+    calls = [submit_after_turns(batcher, item, turns) for turns, item in enumerate(items)]
+    assert await asyncio.gather(*calls) == [item.upper() for item in items]
+    assert counting.batches == [items]
+
+
+async def test_without_settling_the_first_call_goes_alone():
+    counting = Counting()
+    batcher = Batcher(counting.flush, name="test")
+    items = [f"i{n}" for n in range(8)]
+    calls = [submit_after_turns(batcher, item, turns) for turns, item in enumerate(items)]
+    assert await asyncio.gather(*calls) == [item.upper() for item in items]
+    assert counting.batches[0] == ["i0"]
+
+
+async def test_calls_that_never_stop_coming_wait_at_most_settle_turns():
+    counting = Counting()
+    batcher = Batcher(counting.flush, name="test", settle_turns=4)
+    items = [f"i{n}" for n in range(12)]
+    calls = [submit_after_turns(batcher, item, turns) for turns, item in enumerate(items)]
+    assert await asyncio.gather(*calls) == [item.upper() for item in items]
+    assert counting.batches[0] == items[:5]  # the first, then one a turn for 4 turns
+    assert [item for batch in counting.batches for item in batch] == items

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 
 import pytest
 from sqlalchemy import (
@@ -22,7 +23,13 @@ from sqlalchemy import (
 
 from tokensmith.models.grant import GrantKind, StoredGrant
 from tokensmith.stores.protocols import DuplicateGrant
-from tokensmith.stores.sql.engine import create_engine, create_schema, sync_engines
+from tokensmith.stores.sql.batching import SETTLE_TURNS
+from tokensmith.stores.sql.engine import (
+    create_engine,
+    create_schema,
+    sync_engines,
+    thread_settle_turns,
+)
 from tokensmith.stores.sql.grants import SqlGrantStore, _row_from_grant
 from tokensmith.stores.sql.group_commit import DriverInsert
 from tokensmith.stores.sql.tables import grants
@@ -182,3 +189,39 @@ async def test_saves_made_while_the_writer_waits_for_its_turn_join_its_transacti
         assert len(commits) == 1  # taken on the thread once it could write: one transaction
     finally:
         await engine.dispose()
+
+
+async def test_on_a_sqlite_file_saves_arriving_turn_after_turn_share_one_transaction(tmp_path):
+    """The writer thread is handed the batch once saves stop coming (batching.py)."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'settle.db'}")
+    await create_schema(engine)
+    store = SqlGrantStore(engine)
+    commits = count_commits(engine)
+
+    async def save_after(turns: int) -> None:
+        for _ in range(turns):
+            # Let go of the interpreter lock a while, as a loop busy with requests does
+            # between turns: a writer thread handed the batch would take it now.
+            time.sleep(0.005)  # noqa: ASYNC251 (blocking on purpose, see above)
+            await asyncio.sleep(0)
+        await store.save(record(f"k{turns}"))
+
+    try:
+        await asyncio.gather(*(save_after(turns) for turns in range(8)))
+        assert await stored_keys(engine) == {f"k{turns}" for turns in range(8)}
+        assert len(commits) == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_only_writes_through_the_writer_thread_settle(tmp_path):
+    on_file = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'f.db'}")
+    in_memory = create_engine("sqlite+aiosqlite://")
+    postgres = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    try:
+        assert thread_settle_turns(on_file) == SETTLE_TURNS
+        assert thread_settle_turns(in_memory) == 0
+        assert thread_settle_turns(postgres) == 0
+    finally:
+        for engine in (on_file, in_memory, postgres):
+            await engine.dispose()

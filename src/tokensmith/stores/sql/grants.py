@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tokensmith.models.grant import ConsumeOutcome, GrantKind, StoredGrant
 from tokensmith.stores.protocols import DuplicateGrant
 from tokensmith.stores.sql.batching import Batch, Batcher
-from tokensmith.stores.sql.engine import run_in_transaction
+from tokensmith.stores.sql.engine import run_in_transaction, thread_settle_turns
 from tokensmith.stores.sql.group_commit import GroupCommit
 from tokensmith.stores.sql.lookups import KeyedLookup
 from tokensmith.stores.sql.tables import grants
@@ -75,7 +75,9 @@ class SqlGrantStore:
         self._inserts = GroupCommit(engine, _INSERT)
         self._lookup = KeyedLookup(engine, grants, grants.c.key)
         self._consumes: Batcher[_Consume, _Consumed] = Batcher(
-            self._consume_batch, name="tokensmith-group-consume"
+            self._consume_batch,
+            name="tokensmith-group-consume",
+            settle_turns=thread_settle_turns(engine),
         )
 
     async def save(self, grant: StoredGrant) -> None:

@@ -28,7 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Insert
 
 from tokensmith.stores.sql.batching import Batch, Batcher
-from tokensmith.stores.sql.engine import SingleWriterEngine, json_text, run_in_transaction
+from tokensmith.stores.sql.engine import (
+    SingleWriterEngine,
+    json_text,
+    run_in_transaction,
+    thread_settle_turns,
+)
 
 __all__ = ["DriverInsert", "GroupCommit"]
 
@@ -87,7 +92,9 @@ class GroupCommit:
         self._engine = engine
         self._statement = statement
         self._driver_insert = DriverInsert.for_sqlite(engine, statement)
-        self._batcher: Batcher[Row, None] = Batcher(self._write, name="tokensmith-group-commit")
+        self._batcher: Batcher[Row, None] = Batcher(
+            self._write, name="tokensmith-group-commit", settle_turns=thread_settle_turns(engine)
+        )
 
     async def insert(self, row: Row) -> None:
         """Insert ``row``; returns once it is committed, raises what inserting it raised."""
