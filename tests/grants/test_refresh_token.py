@@ -8,6 +8,7 @@ import pytest
 
 from tests.helpers import assert_oauth_error, basic_auth, decode_jwt_unverified
 from tests.oidc import OIDC_CONFIG, REDIRECT_URI, authorize_params, query_of, sign_in
+from tokensmith.models.grant import ISSUED_HANDLE
 
 WEB = basic_auth("web-app", "web-secret")
 
@@ -53,6 +54,23 @@ def test_refresh_rotates_and_returns_a_new_id_token(oidc):
     assert new_id["sub"] == old_id["sub"]
     assert new_id["auth_time"] == old_id["auth_time"]
     assert "nonce" not in new_id  # OIDC Core 12.2: no nonce on refresh
+
+
+def test_codes_and_refresh_tokens_are_issued_handles(oidc):
+    """They start with their issue time, so their rows go in at the end of the key index."""
+    flow = authorize_params()
+    code = query_of(sign_in(oidc, flow).headers["location"])["code"]
+    assert ISSUED_HANDLE.fullmatch(code)
+    tokens = first_tokens(oidc)
+    rotated = refresh(oidc, tokens["refresh_token"]).json()["refresh_token"]
+    assert ISSUED_HANDLE.fullmatch(tokens["refresh_token"])
+    assert ISSUED_HANDLE.fullmatch(rotated)
+
+
+@pytest.mark.parametrize("token", ["\x00" * 55, "0123456789ab" + "\x00" * 43, "%" * 55])
+def test_a_refresh_token_of_a_handle_s_length_with_odd_characters_is_invalid_grant(oidc, token):
+    """Its characters never reach the stored key (PostgreSQL refuses NUL in text)."""
+    assert_oauth_error(refresh(oidc, token), "invalid_grant", 400)
 
 
 def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(oidc):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import orjson
 from sqlalchemy import event, text
 
 from tokensmith.models.grant import ConsumeOutcome, GrantKind, StoredGrant
 from tokensmith.models.user import User
-from tokensmith.stores.sql.engine import sync_engines
+from tokensmith.stores.sql.engine import create_engine, create_schema, sync_engines
 from tokensmith.stores.sql.grants import SqlGrantStore, _row_from_grant
 from tokensmith.stores.sql.users import SqlUserStore
 
@@ -159,3 +160,30 @@ async def test_grant_data_is_stored_as_orjson_text_and_read_back(engine):
     assert stored == orjson.dumps(data).decode()  # compact: the json module writes ", " and ": "
     found = await store.find("json1", GrantKind.REFRESH_TOKEN)
     assert found is not None and found.data == data
+
+
+async def test_on_a_sqlite_file_consumes_arriving_turn_after_turn_share_one_update(tmp_path):
+    """The consume batch goes to the writer thread once consumes stop coming (batching.py)."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'settle.db'}")
+    await create_schema(engine)
+    store = SqlGrantStore(engine)
+    keys = [f"r{n}" for n in range(8)]
+    for key in keys:
+        await store.save(record(key))
+    updates = count_statements(engine, "UPDATE")
+
+    async def consume_after(turns: int) -> ConsumeOutcome:
+        for _ in range(turns):
+            # Let go of the interpreter lock a while, as a loop busy with requests does
+            # between turns: a writer thread handed the batch would take it now.
+            time.sleep(0.005)  # noqa: ASYNC251 (blocking on purpose, see above)
+            await asyncio.sleep(0)
+        outcome, _ = await store.consume(keys[turns], GrantKind.REFRESH_TOKEN, 100)
+        return outcome
+
+    try:
+        outcomes = await asyncio.gather(*(consume_after(turns) for turns in range(8)))
+        assert outcomes == [ConsumeOutcome.CONSUMED] * 8
+        assert len(updates) == 1
+    finally:
+        await engine.dispose()

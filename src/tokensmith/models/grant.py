@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -60,7 +61,8 @@ class ConsumeOutcome(StrEnum):
 ISSUE_TIME_DIGITS = 12
 """Hex digits of the issue time (Unix milliseconds) that start a ``new_handle()``."""
 
-_ORDERED_HANDLE_LENGTH = ISSUE_TIME_DIGITS + 43  # 43: token_urlsafe(32)
+ISSUED_HANDLE = re.compile(rf"[0-9a-f]{{{ISSUE_TIME_DIGITS}}}[A-Za-z0-9_-]{{43}}")
+"""What ``new_handle()`` makes (43: ``token_urlsafe(32)``); ``handle_key`` matches it whole."""
 
 
 def new_handle() -> str:
@@ -72,9 +74,10 @@ def new_handle() -> str:
     it, and on SQLite every commit then writes one more page per row to the WAL
     (measured: a 32-row commit 307 -> 145 us at 96,000 rows, and it grew with
     the table; cc_opaque 7,300 -> 7,700 req/s with one worker, 10,500 -> 11,700
-    with two, p99 12-20 -> 6-8 ms). The time is no secret (the row's
-    ``created_at`` holds it); the 256 random bits make the handle unguessable
-    (RFC 6749 section 10.10).
+    with two, p99 12-20 -> 6-8 ms). Whoever holds the handle can read when it
+    was issued, to the millisecond, as a JWT's ``iat`` tells; the 256 random
+    bits are what make it unguessable (RFC 6749 section 10.10), and only their
+    hash is stored.
     """
     issued_ms = time.time_ns() // 1_000_000
     return f"{issued_ms:0{ISSUE_TIME_DIGITS}x}{secrets.token_urlsafe(32)}"
@@ -83,13 +86,15 @@ def new_handle() -> str:
 def handle_key(handle: str) -> str:
     """The stored key for a handle: base64url SHA-256, so a database leak reveals no handle.
 
-    A handle of ``new_handle()``'s length keeps its issue-time digits in front;
-    any other (handles issued before, or by other means) is the hash alone. The
-    rule depends only on the handle, so a row is always found by the key it was
-    stored under.
+    A value shaped exactly as ``new_handle()`` makes them (``ISSUED_HANDLE``)
+    keeps its issue-time digits in front of the hash; anything else is the hash
+    alone: handles issued before, the namespaced keys built from other values
+    (``consent:...``, ``device-poll:...``), and whatever a client sends, whose
+    characters never reach the key. The rule depends only on the value, so a
+    row is always found by the key it was stored under.
     """
     digest = hashlib.sha256(handle.encode("utf-8")).digest()
     hashed = base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
-    if len(handle) == _ORDERED_HANDLE_LENGTH:
+    if ISSUED_HANDLE.fullmatch(handle):
         return handle[:ISSUE_TIME_DIGITS] + hashed
     return hashed

@@ -6,8 +6,9 @@ on SQLite the process's write transactions also take turns. Run one per
 request and the hand-offs, not the database, set how many requests a process
 answers. Under load many requests want the same thing at the same moment:
 insert a token, look one up, consume one. Here the first call to arrive starts
-a round trip for itself; calls arriving while it runs wait for the next one,
-which serves them all at once.
+a round trip for itself (after settling, below, where the batcher settles);
+calls arriving while it runs wait for the next one, which serves them all at
+once.
 
 Each caller still gets its own result or error, and only after its round trip
 has finished: an insert is committed before its caller goes on, and a lookup

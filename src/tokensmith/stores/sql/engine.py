@@ -211,9 +211,11 @@ def thread_settle_turns(engine: AsyncEngine) -> int:
 
     SETTLE_TURNS where ``run_in_transaction`` hands the work to the writer
     thread (SQLite on a file), whose wait for the interpreter lock costs
-    wake-ups (batching.py); 0 for the drivers that run on the event loop
-    (PostgreSQL), where a round trip starting at once waits for nothing.
-    Batched reads keep 0: measured, settling did not change introspection.
+    wake-ups (batching.py). 0 otherwise: PostgreSQL's driver runs on the event
+    loop, so a round trip starting at once waits for nothing; an in-memory
+    SQLite database goes through aiosqlite's thread, a statement at a time,
+    and serves tests and trials, not load. Batched reads keep 0 too: measured,
+    settling did not change introspection.
     """
     if isinstance(engine, SingleWriterEngine) and engine.thread_engine is not None:
         return SETTLE_TURNS
