@@ -37,6 +37,8 @@ class ClientSecretBasic:
         # RFC 6749 section 2.3.1: the client identifier and password are
         # encoded using application/x-www-form-urlencoded before Basic encoding.
         client_id, secret = unquote_plus(client_id), unquote_plus(secret)
+        if "\x00" in client_id or "\x00" in secret:  # as forms: no NUL (_forms.py)
+            raise InvalidClient("malformed Basic credentials")
         return ClientCredentials(self.method, client_id, secret)
 
     async def verify(self, credentials: ClientCredentials, client: Client) -> None:

@@ -98,6 +98,10 @@ def _fields_of(body: bytes) -> _Fields:
 
 
 def _parse(body: bytes) -> _Fields:
+    # No OAuth parameter may hold a NUL (RFC 6749 appendix A), and PostgreSQL's text
+    # cannot: refused here, before a batched lookup could carry it for others too.
+    if b"%00" in body or b"\x00" in body:
+        raise ValueError("a NUL character")
     fields = parse_qsl(
         body.decode("ascii"),
         keep_blank_values=True,

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tokensmith.errors import OAuthError, TemporarilyUnavailable
+from tokensmith.errors import InvalidRequest, OAuthError, TemporarilyUnavailable
 from tokensmith.ui.pages import render
 
 logger = logging.getLogger(__name__)
@@ -106,12 +106,34 @@ def database_unavailable(exc: BaseException) -> bool:
     return isinstance(sqlstate, str) and sqlstate.startswith(_TRANSIENT_SQLSTATES)
 
 
+_UNSTORABLE_TEXT_SQLSTATES = ("22021", "22P05")
+"""PostgreSQL's character_not_in_repertoire (a NUL, invalid UTF-8) and untranslatable_character."""
+
+
+def unstorable_text(exc: BaseException) -> bool:
+    """Whether the database refused a value's characters: text PostgreSQL cannot hold.
+
+    A client can send them (a NUL in a client_id or a username); no stored row
+    can match such a value, so the request is bad, not the server.
+    """
+    if not isinstance(exc, db.DBAPIError):
+        return False
+    return getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT_SQLSTATES
+
+
 async def handle_database_error(request: Request, exc: Exception) -> Response:
     """503 temporarily_unavailable (with Retry-After) when the database is busy or down.
 
     The request's transaction was rolled back (``engine.begin()`` does that on
-    any exception), so the client may simply retry. Other database errors are bugs.
+    any exception), so the client may simply retry. A value whose characters the
+    database cannot hold is the request's fault: 400 invalid_request. Other
+    database errors are bugs.
     """
+    if unstorable_text(exc):
+        refused = InvalidRequest("the request holds characters that are not allowed")
+        if "text/html" in request.headers.get("accept", ""):
+            return render("error.html", refused.status_code, message="The request is not valid.")
+        return error_response(refused)
     if not database_unavailable(exc):
         return await handle_unexpected(request, exc)
     logger.warning("database unavailable: %s", exc.__class__.__name__, exc_info=exc)
