@@ -131,20 +131,22 @@ async def handle_database_error(request: Request, exc: Exception) -> Response:
     """
     if unstorable_text(exc):
         refused = InvalidRequest("the request holds characters that are not allowed")
-        if "text/html" in request.headers.get("accept", ""):
-            return render("error.html", refused.status_code, message="The request is not valid.")
-        return error_response(refused)
+        return _error_for(request, refused, "The request is not valid.")
     if not database_unavailable(exc):
         return await handle_unexpected(request, exc)
     logger.warning("database unavailable: %s", exc.__class__.__name__, exc_info=exc)
     error = TemporarilyUnavailable("the database is busy or unreachable; retry later")
-    if "text/html" in request.headers.get("accept", ""):
-        # A browser gets the pages' own look, as login and consent render errors.
-        message = "The service is busy. Please try again in a moment."
-        page = render("error.html", error.status_code, message=message)
-        page.headers.update(error.headers)
-        return page
-    return error_response(error)
+    return _error_for(request, error, "The service is busy. Please try again in a moment.")
+
+
+def _error_for(request: Request, error: OAuthError, page_message: str) -> Response:
+    """``error`` as RFC 6749 JSON, or to a browser as the pages' own error page (as login
+    and consent render errors), with the error's headers (Retry-After) either way."""
+    if "text/html" not in request.headers.get("accept", ""):
+        return error_response(error)
+    page = render("error.html", error.status_code, message=page_message)
+    page.headers.update(error.headers)
+    return page
 
 
 DATABASE_ERROR_HANDLERS: dict[Any, Any] = {
