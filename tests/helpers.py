@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import time
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -48,3 +50,12 @@ def answer_json(handler: BaseHTTPRequestHandler, body: bytes) -> None:
     handler.send_header("Content-Length", str(len(body)))
     handler.end_headers()
     handler.wfile.write(body)
+
+
+async def busy_turns(turns: int) -> None:
+    """Pass ``turns`` turns of the event loop, letting go of the interpreter lock a while
+    in each, as a loop busy with requests does: a thread waiting for the lock (a SQLite
+    writer handed a batch) gets it then."""
+    for _ in range(turns):
+        time.sleep(0.005)  # noqa: ASYNC251 (blocking on purpose: the lock is let go)
+        await asyncio.sleep(0)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import orjson
 from sqlalchemy import event, text
 
+from tests.helpers import busy_turns
 from tokensmith.models.grant import ConsumeOutcome, GrantKind, StoredGrant
 from tokensmith.models.user import User
 from tokensmith.stores.sql.engine import create_engine, create_schema, sync_engines
@@ -173,11 +173,7 @@ async def test_on_a_sqlite_file_consumes_arriving_turn_after_turn_share_one_upda
     updates = count_statements(engine, "UPDATE")
 
     async def consume_after(turns: int) -> ConsumeOutcome:
-        for _ in range(turns):
-            # Let go of the interpreter lock a while, as a loop busy with requests does
-            # between turns: a writer thread handed the batch would take it now.
-            time.sleep(0.005)  # noqa: ASYNC251 (blocking on purpose, see above)
-            await asyncio.sleep(0)
+        await busy_turns(turns)  # a writer thread handed the batch would take it meanwhile
         outcome, _ = await store.consume(keys[turns], GrantKind.REFRESH_TOKEN, 100)
         return outcome
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
 
 import pytest
 from sqlalchemy import (
@@ -21,6 +20,7 @@ from sqlalchemy import (
     select,
 )
 
+from tests.helpers import busy_turns
 from tokensmith.models.grant import GrantKind, StoredGrant
 from tokensmith.stores.protocols import DuplicateGrant
 from tokensmith.stores.sql.batching import SETTLE_TURNS
@@ -199,11 +199,7 @@ async def test_on_a_sqlite_file_saves_arriving_turn_after_turn_share_one_transac
     commits = count_commits(engine)
 
     async def save_after(turns: int) -> None:
-        for _ in range(turns):
-            # Let go of the interpreter lock a while, as a loop busy with requests does
-            # between turns: a writer thread handed the batch would take it now.
-            time.sleep(0.005)  # noqa: ASYNC251 (blocking on purpose, see above)
-            await asyncio.sleep(0)
+        await busy_turns(turns)  # a writer thread handed the batch would take it meanwhile
         await store.save(record(f"k{turns}"))
 
     try:
