@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -59,3 +63,16 @@ async def busy_turns(turns: int) -> None:
     for _ in range(turns):
         time.sleep(0.005)  # noqa: ASYNC251 (blocking on purpose: the lock is let go)
         await asyncio.sleep(0)
+
+
+@contextmanager
+def stopped_process(pid: int | None) -> Iterator[None]:
+    """A helper process stopped (SIGSTOP): it takes what is sent and answers nothing until
+    the block ends (unless it was killed meanwhile)."""
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)

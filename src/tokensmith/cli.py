@@ -62,9 +62,10 @@ def serve(
         overrides["port"] = port
     try:
         settings = Settings.load(config_file, **overrides)
-        if settings.signing_process == "auto":
-            overrides["signing_process"] = signing_process_for(workers, available_cpus())
-            settings = settings.model_copy(update={"signing_process": overrides["signing_process"]})
+        for helper in ("signing_process", "sqlite_write_process"):
+            if getattr(settings, helper) == "auto":
+                overrides[helper] = helper_process_for(workers, available_cpus())
+                settings = settings.model_copy(update={helper: overrides[helper]})
         app = create_app(settings, freeze_heap=True)
         prepared = asyncio.run(prepare(settings))
     except ConfigError as exc:
@@ -76,6 +77,8 @@ def serve(
     click.echo(f"signing key (kid):  {prepared.signing_kid}")
     signing = "a process beside each worker" if settings.signing_process == "on" else "the workers"
     click.echo(f"tokens signed in:   {signing}")
+    if settings.database.startswith("sqlite") and settings.sqlite_write_process == "on":
+        click.echo("SQLite writes in:   a process beside each worker")
     if prepared.demo is not None:
         click.echo("")
         click.echo("Created a demo client. Its secret is shown this once and stored only hashed:")
@@ -104,8 +107,9 @@ def serve(
     uvicorn.run("tokensmith.app:app_from_environment", factory=True, workers=workers, **options)
 
 
-def signing_process_for(workers: int, cpus: int) -> str:
-    """``signing_process = "auto"`` for ``serve``: "on" while workers leave a CPU free."""
+def helper_process_for(workers: int, cpus: int) -> str:
+    """``signing_process`` and ``sqlite_write_process`` = "auto" for ``serve``: "on" while
+    workers leave a CPU free."""
     return "on" if cpus > workers else "off"
 
 

@@ -10,8 +10,7 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import jwt
@@ -19,7 +18,9 @@ import orjson
 import pytest
 from joserfc.jwk import ECKey
 
+from tests.helpers import stopped_process
 from tests.keys.test_signing_turns import claims, signing_key, verified
+from tokensmith.helper_process import LoopHelper
 from tokensmith.keys import compact_signing, process_signer, signing_turns
 from tokensmith.keys.material import SigningKey
 from tokensmith.keys.process_signer import ProcessSigner
@@ -79,18 +80,6 @@ def command_line(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
 
-@contextmanager
-def stopped(signer: ProcessSigner) -> Iterator[None]:
-    """The signing process stopped (SIGSTOP): it takes what is sent and answers nothing."""
-    assert signer.pid is not None
-    os.kill(signer.pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        with suppress(ProcessLookupError):  # unless it was killed meanwhile
-            os.kill(signer.pid, signal.SIGCONT)
-
-
 def running(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists()
 
@@ -129,9 +118,9 @@ async def test_a_killed_process_loses_no_signature_and_another_starts_later(
 ):
     turns, key, signer = ready
     first_pid = signer.pid
-    monkeypatch.setattr(signing_turns, "RESTART_SECONDS", 0.5)
+    monkeypatch.setattr(LoopHelper, "restart_seconds", 0.5)
     caplog.set_level(logging.WARNING, logger=process_signer.__name__)
-    with stopped(signer):  # it takes the turn and answers none of it
+    with stopped_process(signer.pid):  # it takes the turn and answers none of it
         asking = asyncio.gather(*(turns.sign(header(key), claims(n), key) for n in range(50)))
         await asyncio.sleep(0.05)
         assert not asking.done()
@@ -151,8 +140,8 @@ async def test_a_killed_process_loses_no_signature_and_another_starts_later(
 
 async def test_a_process_too_far_behind_is_passed_by(ready, monkeypatch):
     turns, key, signer = ready
-    monkeypatch.setattr(process_signer, "MAX_IN_FLIGHT", 3)
-    with stopped(signer):
+    monkeypatch.setattr(ProcessSigner, "max_in_flight", 3)
+    with stopped_process(signer.pid):
         waiting = asyncio.gather(*(turns.sign(header(key), claims(n), key) for n in range(3)))
         await asyncio.sleep(0.05)
         assert not waiting.done()  # the stopped child holds these three
@@ -169,7 +158,7 @@ async def test_a_process_too_far_behind_is_passed_by(ready, monkeypatch):
 
 async def test_a_caller_cancelled_while_its_signature_is_out_is_skipped(ready):
     turns, key, signer = ready
-    with stopped(signer):
+    with stopped_process(signer.pid):
         gone_caller = asyncio.ensure_future(turns.sign(header(key), claims(1), key))
         kept = asyncio.ensure_future(turns.sign(header(key), claims(2), key))
         await asyncio.sleep(0.05)
@@ -297,9 +286,9 @@ async def test_a_failing_write_to_the_process_signs_the_turn_here(ready, monkeyp
 
 async def test_a_hung_process_is_ended_and_what_it_held_signed_here(ready, monkeypatch, caplog):
     turns, key, signer = ready
-    monkeypatch.setattr(process_signer, "ANSWER_SECONDS", 0.3)
+    monkeypatch.setattr(ProcessSigner, "answer_seconds", 0.3)
     caplog.set_level(logging.WARNING, logger=process_signer.__name__)
-    with stopped(signer):  # never continued: only the watchdog can free these callers
+    with stopped_process(signer.pid):  # never continued: only the watchdog can free these callers
         tokens = await asyncio.wait_for(
             asyncio.gather(*(turns.sign(header(key), claims(n), key) for n in range(5))), 5
         )
@@ -326,7 +315,7 @@ async def test_an_answer_out_of_order_ends_the_process_and_hands_no_token_out():
 
 
 async def test_a_process_that_cannot_start_leaves_signing_to_the_worker(monkeypatch, caplog):
-    monkeypatch.setattr(process_signer, "_CHILD", ["/nonexistent/python"])
+    monkeypatch.setattr(ProcessSigner, "command", lambda _self: ["/nonexistent/python"])
     caplog.set_level(logging.WARNING, logger=process_signer.__name__)
     turns = SigningTurns(use_signing_process=True)
     key = signing_key()

@@ -18,7 +18,7 @@ signs (``PerLoop``).
 With ``use_signing_process=True`` each loop has a signing process (``process_signer.py``)
 and a turn's signatures are sent to it in one write, so they are made on
 another core. The turn is signed here instead while the process is starting,
-when it has too many unanswered, for ``RESTART_SECONDS`` after it ended (then a
+when it has too many unanswered, for ``helper_process.RESTART_SECONDS`` after it ended (then a
 new one starts), and once ``aclose`` has run.
 """
 
@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from tokensmith._per_loop import PerLoop
+from tokensmith.helper_process import LoopHelper
 from tokensmith.keys.compact_signing import check_alg, sign_compact, signed_compact
 from tokensmith.keys.material import SigningKey
 from tokensmith.keys.process_signer import InFlight, ProcessSigner
@@ -40,17 +41,13 @@ __all__ = ["SigningTurns"]
 _Waiting = tuple["asyncio.Future[str]", dict[str, Any], bytes, SigningKey]
 
 
-RESTART_SECONDS = 30.0
-"""How long a loop signs by itself after its signing process ended, before it starts another."""
-
-
 class SigningTurns:
     def __init__(self, *, use_signing_process: bool = False) -> None:
         """``use_signing_process``: sign in a child process of each loop's, on another core."""
         # Each loop's signatures waiting for the end of its turn (futures belong to a loop).
         self._waiting: PerLoop[list[_Waiting]] = PerLoop(list)
         self.use_signing_process = use_signing_process
-        self._signers: PerLoop[_LoopSigner] = PerLoop(_LoopSigner)
+        self._signers: PerLoop[LoopHelper[ProcessSigner]] = PerLoop(_loop_signer)
 
     async def sign(self, header: dict[str, Any], payload: bytes, key: SigningKey) -> str:
         """``sign_compact(header, payload, key)``, made at the end of this turn of the loop."""
@@ -73,7 +70,7 @@ class SigningTurns:
 
     def signing_process(self) -> ProcessSigner | None:
         """This loop's signing process, if one was started."""
-        return self._signers.get().signer
+        return self._signers.get().helper
 
     def _send_waiting(self, turn: list[_Waiting], signer: ProcessSigner) -> None:
         """The turn to the signing process, or signed here when it cannot take it now."""
@@ -92,7 +89,7 @@ class SigningTurns:
             except Exception as exc:  # this caller's error (a wrong alg, say)
                 signed.set_exception(_settable(exc))
         try:
-            signer.send(sending)
+            signer.send_turn(sending)
         except BaseException:
             _sign_here(sending)  # nobody of the turn is left waiting (each future once)
             raise
@@ -128,33 +125,8 @@ def _settle(signed: asyncio.Future[str], sign: Callable[..., str], *arguments: A
         signed.set_exception(_settable(exc))
 
 
-class _LoopSigner:
-    """One loop's signing process, and when the loop may start another after it ended."""
-
-    def __init__(self) -> None:
-        self.signer: ProcessSigner | None = None
-        self._starting: asyncio.Task[None] | None = None
-        self._closed = False
-
-    def current(self, loop: asyncio.AbstractEventLoop) -> ProcessSigner | None:
-        """The signer to send this turn to (one that has ended signs it here instead);
-        None once closed: the loop signs by itself from then on."""
-        if self._closed:
-            return None
-        signer = self.signer
-        if signer is None or (signer.ended and loop.time() >= signer.ended_at + RESTART_SECONDS):
-            signer = self.signer = ProcessSigner(_sign_here)
-            self._starting = loop.create_task(signer.start())
-        return signer
-
-    async def aclose(self) -> None:
-        self._closed = True
-        signer, starting = self.signer, self._starting
-        self.signer = self._starting = None
-        if starting is not None:
-            await starting
-        if signer is not None:
-            await signer.aclose()
+def _loop_signer() -> LoopHelper[ProcessSigner]:
+    return LoopHelper(lambda: ProcessSigner(_sign_here))
 
 
 def _settable(exc: Exception) -> Exception:

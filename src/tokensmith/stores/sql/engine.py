@@ -16,8 +16,10 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from tokensmith._per_loop import PerLoop
+from tokensmith.helper_process import LoopHelper
 from tokensmith.stores.sql.batching import SETTLE_TURNS
 from tokensmith.stores.sql.checkpoint import WalCheckpointer
+from tokensmith.stores.sql.process_writer import ProcessWriter
 from tokensmith.stores.sql.write_turns import ProcessWriteTurns
 
 SqliteSynchronous = Literal["NORMAL", "FULL"]
@@ -41,6 +43,7 @@ def create_engine(
     max_overflow: int | None = None,
     sqlite_busy_timeout_ms: int = 5000,
     sqlite_synchronous: SqliteSynchronous = "NORMAL",
+    sqlite_write_process: bool = False,
 ) -> AsyncEngine:
     """An async engine; SQLite gets WAL and a busy timeout so readers never block writers.
 
@@ -49,6 +52,8 @@ def create_engine(
     ``sqlite_busy_timeout_ms`` is how long a SQLite write waits for another
     process's write lock before failing (and the request answering 503).
     ``sqlite_synchronous`` is SQLite's fsync policy under WAL (docs/deployment.md).
+    ``sqlite_write_process``: batched inserts into a SQLite file are committed by a
+    child process of each event loop's (``process_writer.py``), on another core.
     """
     # JSON columns (a grant's data, a client's metadata) through orjson: the
     # standard json module took 5 of a token insert's ~18 us per row.
@@ -90,7 +95,11 @@ def create_engine(
     )
     event.listen(threaded, "connect", pragmas)
     turns = ProcessWriteTurns(database_file, sqlite_busy_timeout_ms / 1000)
-    return SingleWriterEngine(engine.sync_engine, threaded, turns)
+    single_writer = SingleWriterEngine(engine.sync_engine, threaded, turns)
+    if sqlite_write_process:
+        statements = sqlite_pragmas(sqlite_busy_timeout_ms, sqlite_synchronous)
+        single_writer.write_in_process(database_file, sqlite_busy_timeout_ms / 1000, statements)
+    return single_writer
 
 
 class SingleWriterEngine(AsyncEngine):
@@ -116,6 +125,26 @@ class SingleWriterEngine(AsyncEngine):
             SQLITE_READ_THREADS, thread_name_prefix="tokensmith-sqlite-read"
         )
         self.checkpointer = WalCheckpointer(threaded) if threaded is not None else None
+        self._process_writers: PerLoop[LoopHelper[ProcessWriter]] | None = None
+
+    def write_in_process(self, database: Path, busy_timeout: float, pragmas: list[str]) -> None:
+        """Let each event loop's batched inserts go to a write process of its own."""
+
+        def process_writer() -> ProcessWriter:
+            return ProcessWriter(database, busy_timeout, pragmas, self._wrote)
+
+        self._process_writers = PerLoop(lambda: LoopHelper(process_writer))
+
+    def process_writer(self) -> ProcessWriter | None:
+        """This loop's write process, when it takes a row now (``write_in_process``)."""
+        if self._process_writers is None:
+            return None
+        writer = self._process_writers.get().current(asyncio.get_running_loop())
+        return writer if writer is not None and writer.can_take(1) else None
+
+    def _wrote(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.wrote()
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
@@ -158,6 +187,8 @@ class SingleWriterEngine(AsyncEngine):
         )
 
     async def dispose(self, close: bool = True) -> None:
+        if self._process_writers is not None:
+            await self._process_writers.get().aclose()
         await super().dispose(close)
         if self.checkpointer is not None:
             self.checkpointer.stop()
@@ -230,19 +261,27 @@ async def run_read(engine: AsyncEngine, work: Callable[[Connection], T]) -> T:
         return await connection.run_sync(work)
 
 
+def sqlite_pragmas(busy_timeout_ms: int, synchronous: SqliteSynchronous) -> list[str]:
+    """The PRAGMA statements every SQLite connection runs first (the write process's too)."""
+    return [
+        "PRAGMA journal_mode=WAL",
+        f"PRAGMA busy_timeout={int(busy_timeout_ms)}",
+        # NORMAL under WAL: no fsync per commit, only at checkpoints. A crash of the
+        # process loses nothing; a power cut may lose the last commits. FULL: fsync each.
+        f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}",
+        "PRAGMA foreign_keys=ON",
+        # Checkpoints run on a thread of their own, not inside every ~30th commit
+        # (checkpoint.py); a commit checkpoints only once the WAL is this long.
+        f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}",
+    ]
+
+
 def _sqlite_pragmas(
     dbapi_connection: Any, _record: Any, *, busy_timeout_ms: int, synchronous: SqliteSynchronous
 ) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-    # NORMAL under WAL: no fsync per commit, only at checkpoints. A crash of the
-    # process loses nothing; a power cut may lose the last commits. FULL: fsync each.
-    cursor.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    # Checkpoints run on a thread of their own, not inside every ~30th commit
-    # (checkpoint.py); a commit checkpoints only once the WAL is this long.
-    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+    for statement in sqlite_pragmas(busy_timeout_ms, synchronous):
+        cursor.execute(statement)
     cursor.close()
 
 

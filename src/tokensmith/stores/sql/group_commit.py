@@ -34,6 +34,7 @@ from tokensmith.stores.sql.engine import (
     run_in_transaction,
     thread_settle_turns,
 )
+from tokensmith.stores.sql.process_writer import NotWritten, ProcessWriter
 
 __all__ = ["DriverInsert", "GroupCommit"]
 
@@ -98,7 +99,21 @@ class GroupCommit:
 
     async def insert(self, row: Row) -> None:
         """Insert ``row``; returns once it is committed, raises what inserting it raised."""
+        writer = self._process_writer()
+        if writer is not None:
+            assert self._driver_insert is not None
+            try:
+                await writer.insert(self._driver_insert.sql, self._driver_insert.values(row))
+                return
+            except NotWritten:  # the write process ended before it was sent: the thread's
+                pass
         await self._batcher.submit(row)
+
+    def _process_writer(self) -> ProcessWriter | None:
+        """The engine's write process, for a statement the driver takes as it is."""
+        if self._driver_insert is None or not isinstance(self._engine, SingleWriterEngine):
+            return None
+        return self._engine.process_writer()
 
     async def _write(self, batch: Batch[Row, None]) -> list[BaseException | None]:
         try:

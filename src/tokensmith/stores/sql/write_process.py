@@ -1,0 +1,215 @@
+"""The SQLite write process: a worker's batched inserts, committed on another core.
+
+Every opaque access token, refresh token and code is a row inserted before its
+response goes out (``group_commit.py``). On the worker's writer thread that
+insert holds the interpreter lock for SQLAlchemy's and the driver's Python, and
+under load the loop waits for the commit with every connection's request in
+the batch: with one worker on two cores, a fifth of the worker's time went to
+waiting (docs/performance.md). A child process has an interpreter lock of its
+own. The worker sends it the rows of each event-loop turn in one write, the
+child commits everything that has arrived by the time it reads (one
+transaction, ``executemany`` per statement) and answers each batch, and the
+worker's loop goes on serving requests meanwhile.
+
+This module is the wire format both sides share and the child's main loop
+(``main``, run as ``python -P .../tokensmith/stores/sql/write_process.py``, so
+that the child imports the standard library only); ``process_writer.py`` is
+the worker's side and ``helper_process.py`` the protocol both children follow.
+Frames to the child, on its stdin, are a ``REQUEST`` header and a body:
+
+- ``OPEN``, first: the body is JSON of (database file, busy timeout in
+  seconds, the connection's PRAGMA statements). The child writes ``READY``
+  once the database is open; one that cannot open it ends, and the worker
+  writes as before.
+- ``STATEMENT``: the body is an INSERT's SQL in the driver's form (``?``
+  placeholders), for the slot. Nothing is answered.
+- ``INSERT``: the body is JSON of a list of rows (arrays of strings, integers,
+  numbers and nulls) for the slot's statement. Answered ``WRITTEN`` (no body) once
+  committed; ``ROWS`` (JSON of one entry per row: None when written,
+  else why the database refused it) when a constraint refused some rows, the
+  others written; ``FAILED`` (the error's class name, a colon and its message)
+  when none was written.
+
+Each transaction takes the write turns of ``write_turns.py`` first, as the
+worker's own writer thread does (the file is loaded by its path, not through
+the tokensmith package).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import sqlite3
+import struct
+import sys
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ANSWER",
+    "FAILED",
+    "INSERT",
+    "OPEN",
+    "READY",
+    "REQUEST",
+    "ROWS",
+    "STATEMENT",
+    "WRITTEN",
+    "Writer",
+    "main",
+]
+
+REQUEST = struct.Struct(">cHII")
+"""A frame's header: its kind, the statement's slot, the ``INSERT`` frame's sequence
+number (0, 1, 2, ... modulo 2**32; 0 for the others), the body's length."""
+ANSWER = struct.Struct(">BII")
+"""An answer's header: ``WRITTEN``, ``ROWS`` or ``FAILED``, the ``INSERT`` frame's
+sequence number, the body's length (``helper_process.ANSWER``)."""
+OPEN = b"O"
+STATEMENT = b"Q"
+INSERT = b"I"
+READY = b"R"
+WRITTEN = 0
+ROWS = 1
+FAILED = 2
+
+Insert = tuple[int, int, list[list[Any]]]
+"""An ``INSERT`` frame: its sequence number, its slot and its rows."""
+
+
+def main() -> None:
+    """Answer frames from stdin on stdout until stdin ends."""
+    # Ctrl-C in a terminal, or a service manager's SIGTERM, reaches the whole process
+    # group; the worker decides when this ends (it closes our stdin, or kills us).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    writer: Writer | None = None
+    statements: dict[int, str] = {}
+    unread = b""
+    answers = sys.stdout.buffer  # its write() writes all, however the pipe takes it
+    while chunk := os.read(0, 1 << 16):
+        frames, unread = whole_frames(unread + chunk)
+        inserts: list[Insert] = []
+        for kind, slot, sequence, body in frames:
+            if kind == OPEN:
+                writer = Writer(*json.loads(body))
+                answers.write(READY)  # the database is open: send rows
+                answers.flush()
+            elif kind == STATEMENT:
+                statements[slot] = body.decode()
+            elif writer is not None:
+                inserts.append((sequence, slot, json.loads(body)))
+            else:
+                raise SystemExit("write process: an INSERT came before OPEN")
+        if inserts:
+            assert writer is not None
+            answers.write(writer.answers(inserts, statements))
+            answers.flush()
+
+
+def whole_frames(data: bytes) -> tuple[list[tuple[bytes, int, int, bytes]], bytes]:
+    """``data``'s whole frames (kind, slot, sequence, body), and the rest of one not yet whole."""
+    frames = []
+    at = 0
+    while len(data) - at >= REQUEST.size:
+        kind, slot, sequence, length = REQUEST.unpack_from(data, at)
+        end = at + REQUEST.size + length
+        if end > len(data):
+            break
+        frames.append((kind, slot, sequence, data[at + REQUEST.size : end]))
+        at = end
+    return frames, data[at:]
+
+
+class Writer:
+    """The child's connection, and the transaction that writes a read's worth of frames."""
+
+    def __init__(self, database: str, busy_timeout: float, pragmas: list[str]) -> None:
+        # Autocommit mode: the transactions below are spelt out.
+        self.connection = sqlite3.connect(database, isolation_level=None)
+        for pragma in pragmas:
+            self.connection.execute(pragma)
+        self._turns = _write_turns(Path(database), busy_timeout)
+
+    def answers(self, inserts: list[Insert], statements: dict[int, str]) -> bytes:
+        """Write every row of ``inserts`` in one transaction; one answer per frame."""
+        try:
+            with self._transaction():
+                for _, slot, rows in inserts:
+                    self.connection.executemany(statements[slot], rows)
+        except sqlite3.IntegrityError:
+            return self._answers_row_by_row(inserts, statements)
+        except sqlite3.Error as exc:
+            return _failed(inserts, exc)
+        return b"".join(ANSWER.pack(WRITTEN, sequence, 0) for sequence, _, _ in inserts)
+
+    def _answers_row_by_row(self, inserts: list[Insert], statements: dict[int, str]) -> bytes:
+        """A constraint refused a row: which? Each row under a savepoint of its own, so the
+        others are still written, in one transaction."""
+        refusals: list[list[str | None]] = []
+        try:
+            with self._transaction():
+                for _, slot, rows in inserts:
+                    refusals.append([self._insert_alone(statements[slot], row) for row in rows])
+        except sqlite3.Error as exc:
+            return _failed(inserts, exc)
+        answers = []
+        for (sequence, _, _), refused in zip(inserts, refusals, strict=True):
+            if any(reason is not None for reason in refused):
+                body = json.dumps(refused).encode()
+                answers.append(ANSWER.pack(ROWS, sequence, len(body)) + body)
+            else:
+                answers.append(ANSWER.pack(WRITTEN, sequence, 0))
+        return b"".join(answers)
+
+    def _insert_alone(self, sql: str, row: list[Any]) -> str | None:
+        self.connection.execute("SAVEPOINT row")
+        try:
+            self.connection.execute(sql, row)
+        except sqlite3.IntegrityError as exc:
+            self.connection.execute("ROLLBACK TO row")
+            return str(exc)
+        finally:
+            self.connection.execute("RELEASE row")
+        return None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._turns:
+            # IMMEDIATE: the write lock now, waiting up to busy_timeout, not at the first row.
+            self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.connection.execute("COMMIT")
+            except BaseException:
+                if self.connection.in_transaction:  # a failed COMMIT leaves it open
+                    self.connection.execute("ROLLBACK")
+                raise
+
+
+def _failed(inserts: list[Insert], exc: sqlite3.Error) -> bytes:
+    reason = f"{type(exc).__name__}: {exc}".encode()
+    return b"".join(
+        ANSWER.pack(FAILED, sequence, len(reason)) + reason for sequence, _, _ in inserts
+    )
+
+
+def _write_turns(database: Path, timeout: float) -> AbstractContextManager[Any]:
+    """``write_turns.ProcessWriteTurns`` for ``database``, from the file beside this one."""
+    spec = importlib.util.spec_from_file_location(
+        "_tokensmith_write_turns", Path(__file__).with_name("write_turns.py")
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    turns: AbstractContextManager[Any] = module.ProcessWriteTurns(database, timeout)
+    return turns
+
+
+if __name__ == "__main__":
+    main()

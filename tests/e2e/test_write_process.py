@@ -1,0 +1,76 @@
+"""tokensmith serve with a SQLite write process: opaque tokens stored beside the worker resolve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from tests.e2e.child_processes import child_processes, held_then_continued, held_then_killed
+from tests.e2e.conftest import CONFIG, RunningServer
+from tests.helpers import basic_auth
+from tokensmith.cli import available_cpus
+
+pytestmark = pytest.mark.e2e
+
+OPAQUE_CONFIG = CONFIG.replace('access_token_format = "jwt"', 'access_token_format = "opaque"')
+CREDENTIALS = basic_auth("orders-service", "s3cret-from-a-vault")
+
+
+@pytest.fixture
+def sqlite_only(database_url: str | None) -> None:
+    if database_url is not None:
+        pytest.skip("the write process writes SQLite files")
+
+
+SCRIPT = "tokensmith/stores/sql/write_process.py"
+
+
+def write_processes(server: RunningServer) -> list[int]:
+    return child_processes(server, SCRIPT)
+
+
+def opaque_tokens_resolve(server: RunningServer, count: int) -> None:
+    """``count`` opaque client_credentials tokens, each active at introspection."""
+    with httpx2.Client(base_url=server.base_url, headers=CREDENTIALS) as client:
+        for _ in range(count):
+            response = client.post("/token", data={"grant_type": "client_credentials"})
+            assert response.status_code == 200, response.text
+            token = response.json()["access_token"]
+            assert token.count(".") == 0  # opaque, not a JWT
+            introspected = client.post("/introspect", data={"token": token}).json()
+            assert introspected["active"] is True, introspected
+            assert introspected["client_id"] == "orders-service"
+
+
+def test_tokens_stored_by_the_write_process_resolve(server_factory, sqlite_only):
+    server = server_factory('sqlite_write_process = "on"\n' + OPAQUE_CONFIG)
+    pid = held_then_continued(server, SCRIPT, opaque_tokens_resolve)
+    opaque_tokens_resolve(server, 100)
+    assert write_processes(server) == [pid]  # the same process all along
+    output = server.stop()
+    assert "SQLite writes in:   a process beside each worker" in output
+    assert not Path(f"/proc/{pid}").exists()  # it ended with the server
+
+
+def test_requests_held_by_a_killed_write_process_are_told_to_retry(server_factory, sqlite_only):
+    server = server_factory('sqlite_write_process = "on"\n' + OPAQUE_CONFIG)
+    outcomes = held_then_killed(server, SCRIPT, opaque_tokens_resolve)
+    # Each a 503: stored or not, nobody knows.
+    assert all("temporarily_unavailable" in str(outcome) for outcome in outcomes)
+    opaque_tokens_resolve(server, 20)  # the worker's thread stores them now
+    assert "may or may not be committed" in server.stop()
+
+
+def test_off_stores_on_the_worker_s_thread(server_factory, sqlite_only):
+    server = server_factory('sqlite_write_process = "off"\n' + OPAQUE_CONFIG)
+    opaque_tokens_resolve(server, 20)
+    assert write_processes(server) == []
+    assert "SQLite writes in" not in server.stop()
+
+
+@pytest.mark.skipif(available_cpus() < 2, reason="auto is off on one CPU")
+def test_auto_stores_beside_a_single_worker(server_factory, sqlite_only):
+    server = server_factory(OPAQUE_CONFIG)
+    assert held_then_continued(server, SCRIPT, opaque_tokens_resolve) in write_processes(server)

@@ -1,0 +1,368 @@
+"""The SQLite write process: stored tokens committed by a child process, each caller its outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import pytest
+from sqlalchemy import exc as db
+
+from tests.helpers import stopped_process
+from tests.stores.test_group_commit import record
+from tokensmith.endpoints._rendering import database_unavailable
+from tokensmith.helper_process import LoopHelper
+from tokensmith.models.grant import GrantKind
+from tokensmith.stores.protocols import DuplicateGrant
+from tokensmith.stores.sql import group_commit, write_process
+from tokensmith.stores.sql.engine import SingleWriterEngine, create_engine, create_schema
+from tokensmith.stores.sql.grants import SqlGrantStore
+from tokensmith.stores.sql.process_writer import NotWritten, ProcessWriter
+from tokensmith.stores.sql.write_process import (
+    ANSWER,
+    FAILED,
+    INSERT,
+    OPEN,
+    READY,
+    REQUEST,
+    ROWS,
+    STATEMENT,
+    WRITTEN,
+    Writer,
+    whole_frames,
+)
+
+READY_SECONDS = 20
+
+
+async def ready_writer(engine: SingleWriterEngine) -> ProcessWriter:
+    """Start this loop's write process and wait until it takes rows."""
+    for _ in range(READY_SECONDS * 100):
+        writer = engine.process_writer()
+        if writer is not None:
+            return writer
+        await asyncio.sleep(0.01)
+    raise AssertionError("the write process did not become ready")
+
+
+def the_helper(engine: SingleWriterEngine) -> ProcessWriter:
+    """This loop's write process, ready or not."""
+    assert engine._process_writers is not None
+    helper = engine._process_writers.get().helper
+    assert helper is not None
+    return helper
+
+
+async def open_engine(path: Path, **options: object) -> SingleWriterEngine:
+    engine = create_engine(f"sqlite+aiosqlite:///{path}", sqlite_write_process=True, **options)
+    assert isinstance(engine, SingleWriterEngine)
+    await create_schema(engine)
+    return engine
+
+
+@pytest.fixture
+async def writing(tmp_path: Path) -> AsyncIterator[tuple[SingleWriterEngine, ProcessWriter, Path]]:
+    """An engine whose write process takes rows, the process, and the database file."""
+    path = tmp_path / "tokens.db"
+    engine = await open_engine(path)
+    try:
+        yield engine, await ready_writer(engine), path
+    finally:
+        await engine.dispose()
+
+
+def no_thread_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make a group commit on the worker's writer thread fail: rows can only go to the child."""
+
+    async def refused(*_args: object) -> None:
+        raise AssertionError("written on the worker's thread")
+
+    monkeypatch.setattr(group_commit, "run_in_transaction", refused)
+
+
+def stored(path: Path) -> dict[str, dict[str, object]]:
+    """The grants table as another connection sees it: committed rows only."""
+    connection = sqlite3.connect(path)
+    try:
+        rows = connection.execute("SELECT key, data FROM grants").fetchall()
+    finally:
+        connection.close()
+    return {key: orjson.loads(data) for key, data in rows}
+
+
+def running(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
+
+
+def command_line(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+async def test_saves_are_committed_by_the_child_before_they_return(writing, monkeypatch):
+    engine, writer, path = writing
+    assert writer.pid is not None and writer.pid != os.getpid()
+    assert "tokensmith/stores/sql/write_process.py" in command_line(writer.pid)
+    no_thread_writes(monkeypatch)
+    store = SqlGrantStore(engine)
+    keys = [f"k{n}" for n in range(300)]
+
+    await asyncio.gather(*(store.save(record(key)) for key in keys))
+
+    assert stored(path) == {key: {"n": key} for key in keys}
+    found = await store.find("k7", GrantKind.ACCESS_TOKEN)
+    assert found is not None and found.data == {"n": "k7"}
+
+
+async def test_a_save_waits_for_the_child_s_commit(writing):
+    engine, writer, path = writing
+    store = SqlGrantStore(engine)
+    with stopped_process(writer.pid):
+        saving = asyncio.ensure_future(store.save(record("held")))
+        await asyncio.sleep(0.2)
+        assert not saving.done()  # the stopped child holds it
+        assert stored(path) == {}
+    await asyncio.wait_for(saving, READY_SECONDS)
+    assert stored(path) == {"held": {"n": "held"}}
+
+
+async def test_a_duplicate_fails_only_its_own_save_and_the_batch_is_written(writing, monkeypatch):
+    engine, _writer, path = writing
+    no_thread_writes(monkeypatch)
+    store = SqlGrantStore(engine)
+    await store.save(record("taken"))
+    keys = ["a", "b", "taken", "c", "twice", "twice"]
+
+    outcomes = await asyncio.gather(
+        *(store.save(record(key)) for key in keys), return_exceptions=True
+    )
+
+    assert [type(outcome).__name__ for outcome in outcomes] == [
+        "NoneType",
+        "NoneType",
+        "DuplicateGrant",
+        "NoneType",
+        "NoneType",
+        "DuplicateGrant",
+    ]
+    assert isinstance(outcomes[2], DuplicateGrant)
+    assert isinstance(outcomes[2].__cause__, db.IntegrityError)
+    assert set(stored(path)) == {"a", "b", "c", "taken", "twice"}
+
+
+async def test_a_busy_database_fails_the_batch_as_unavailable_and_none_hangs(tmp_path):
+    path = tmp_path / "busy.db"
+    engine = await open_engine(path, sqlite_busy_timeout_ms=50)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        await ready_writer(engine)
+        store = SqlGrantStore(engine)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        saves = [store.save(record(f"busy{n}")) for n in range(10)]
+        outcomes = await asyncio.wait_for(asyncio.gather(*saves, return_exceptions=True), 10)
+        assert all(isinstance(outcome, db.OperationalError) for outcome in outcomes)
+        assert "locked" in str(outcomes[0])
+        assert all(database_unavailable(outcome) for outcome in outcomes)  # a 503
+        other.execute("ROLLBACK")
+        await store.save(record("later"))  # the child goes on
+        assert set(stored(path)) == {"later"}
+        assert the_helper(engine).pid is not None and not the_helper(engine).ended
+    finally:
+        other.close()
+        await engine.dispose()
+
+
+async def test_a_killed_child_fails_what_it_held_then_the_thread_writes_and_another_starts(
+    writing, monkeypatch, caplog
+):
+    engine, writer, path = writing
+    monkeypatch.setattr(LoopHelper, "restart_seconds", 0.5)
+    caplog.set_level(logging.WARNING)
+    store = SqlGrantStore(engine)
+    with stopped_process(writer.pid):
+        held = asyncio.gather(
+            *(store.save(record(f"held{n}")) for n in range(5)), return_exceptions=True
+        )
+        await asyncio.sleep(0.1)
+        assert not held.done()
+        assert writer.pid is not None
+        os.kill(writer.pid, signal.SIGKILL)
+        outcomes = await asyncio.wait_for(held, READY_SECONDS)
+
+    # Sent and never answered: committed or not, nobody knows; the client is told to retry.
+    assert all(isinstance(outcome, db.OperationalError) for outcome in outcomes)
+    assert all(database_unavailable(outcome) for outcome in outcomes)
+    assert "1 batches unanswered" in caplog.text
+    await store.save(record("on-the-thread"))  # meanwhile the worker's thread writes
+    assert "on-the-thread" in stored(path)
+    await asyncio.sleep(0.6)
+    second = await ready_writer(engine)
+    assert second is not writer and second.pid not in (None, writer.pid)
+    await store.save(record("second-child"))
+    assert "second-child" in stored(path)
+
+
+async def test_rows_not_yet_sent_when_the_child_ended_are_written_on_the_thread(writing):
+    engine, writer, path = writing
+    store = SqlGrantStore(engine)
+    saving = asyncio.ensure_future(store.save(record("late")))
+    await asyncio.sleep(0)  # the row waits for the end of the turn to be sent
+    assert writer._pending
+    writer._end()  # the child goes before the turn ends
+    await asyncio.wait_for(saving, READY_SECONDS)
+    assert stored(path) == {"late": {"n": "late"}}
+
+
+async def test_the_first_saves_are_written_on_the_thread_while_the_child_starts(tmp_path):
+    path = tmp_path / "starting.db"
+    engine = await open_engine(path)
+    try:
+        store = SqlGrantStore(engine)
+        await store.save(record("first"))  # starts the child, written on the thread
+        assert not the_helper(engine).can_take(1)
+        await ready_writer(engine)
+        await store.save(record("second"))
+        assert set(stored(path)) == {"first", "second"}
+    finally:
+        await engine.dispose()
+
+
+async def test_a_hung_child_is_ended_and_its_callers_told_to_retry(writing, monkeypatch):
+    engine, writer, _path = writing
+    monkeypatch.setattr(writer, "answer_seconds", 0.3)
+    store = SqlGrantStore(engine)
+    with stopped_process(writer.pid):
+        outcome = await asyncio.wait_for(
+            asyncio.gather(store.save(record("hung")), return_exceptions=True), 5
+        )
+    assert isinstance(outcome[0], db.OperationalError)
+    assert writer.ended
+
+
+async def test_a_cancelled_save_does_not_disturb_the_others(writing):
+    engine, writer, path = writing
+    store = SqlGrantStore(engine)
+    with stopped_process(writer.pid):
+        gone = asyncio.ensure_future(store.save(record("gone")))
+        kept = asyncio.ensure_future(store.save(record("kept")))
+        await asyncio.sleep(0.1)
+        gone.cancel()
+    await asyncio.wait_for(kept, READY_SECONDS)
+    assert gone.cancelled()
+    assert "kept" in stored(path)  # and "gone", sent before it was cancelled, is written too
+
+
+async def test_commits_through_the_child_are_checkpointed(writing):
+    engine, _writer, _path = writing
+    store = SqlGrantStore(engine)
+    await asyncio.gather(*(store.save(record(f"c{n}")) for n in range(50)))
+    assert engine.checkpointer is not None
+    for _ in range(300):
+        if engine.checkpointer.checkpoints:
+            break
+        await asyncio.sleep(0.01)
+    assert engine.checkpointer.checkpoints >= 1
+
+
+async def test_closing_the_engine_ends_the_child_after_its_last_answer(tmp_path):
+    path = tmp_path / "closing.db"
+    engine = await open_engine(path)
+    writer = await ready_writer(engine)
+    store = SqlGrantStore(engine)
+    await asyncio.gather(*(store.save(record(f"z{n}")) for n in range(20)))
+    await engine.dispose()
+    assert writer.ended
+    assert writer.pid is not None and not running(writer.pid)
+    assert len(stored(path)) == 20
+
+
+def test_the_child_reads_frames_split_anywhere_and_answers_each(tmp_path):
+    path = tmp_path / "frames.db"
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER)")
+    connection.commit()
+    connection.close()
+    sql = b"INSERT INTO t (k, n) VALUES (?, ?)"
+    opening = orjson.dumps([str(path), 1.0, ["PRAGMA journal_mode=WAL"]])
+    first = orjson.dumps([["a", 1], ["b", 2]])
+    second = orjson.dumps([["c", 3], ["a", 4]])  # "a" again: refused, "c" written
+    stream = b"".join(
+        [
+            REQUEST.pack(OPEN, 0, 0, len(opening)) + opening,
+            REQUEST.pack(STATEMENT, 3, 0, len(sql)) + sql,
+            REQUEST.pack(INSERT, 3, 0, len(first)) + first,
+            REQUEST.pack(INSERT, 3, 1, len(second)) + second,
+        ]
+    )
+    frames: list[tuple[bytes, int, int, bytes]] = []
+    unread = b""
+    for at in range(0, len(stream), 5):  # five bytes at a time
+        more, unread = whole_frames(unread + stream[at : at + 5])
+        frames += more
+    assert unread == b""
+    assert [(kind, slot, sequence) for kind, slot, sequence, _ in frames] == [
+        (OPEN, 0, 0),
+        (STATEMENT, 3, 0),
+        (INSERT, 3, 0),
+        (INSERT, 3, 1),
+    ]
+
+    writer = Writer(*orjson.loads(frames[0][3]))
+    answers = writer.answers(
+        [(0, 3, orjson.loads(frames[2][3])), (1, 3, orjson.loads(frames[3][3]))],
+        {3: frames[1][3].decode()},
+    )
+
+    status, sequence, length = ANSWER.unpack_from(answers)
+    assert (status, sequence, length) == (WRITTEN, 0, 0)
+    status, sequence, length = ANSWER.unpack_from(answers, ANSWER.size)
+    assert (status, sequence) == (ROWS, 1)
+    refused = orjson.loads(answers[2 * ANSWER.size :])
+    assert refused[0] is None and "UNIQUE" in refused[1]
+    rows = sqlite3.connect(path).execute("SELECT k, n FROM t ORDER BY k").fetchall()
+    assert rows == [("a", 1), ("b", 2), ("c", 3)]
+
+
+async def test_the_worker_reads_answers_split_anywhere():
+    loop = asyncio.get_running_loop()
+    writer = ProcessWriter(Path("unused.db"), 1.0, [], wrote=lambda: None)
+    callers = [[loop.create_future() for _ in range(2)] for _ in range(3)]
+    writer._in_flight.extend(("INSERT ...", frame) for frame in callers)
+    refused = orjson.dumps([None, "UNIQUE constraint failed: t.k"])
+    failure = b"OperationalError: database is locked"
+    stream = (
+        READY
+        + ANSWER.pack(WRITTEN, 0, 0)
+        + ANSWER.pack(ROWS, 1, len(refused))
+        + refused
+        + ANSWER.pack(FAILED, 2, len(failure))
+        + failure
+    )
+    for at in range(len(stream)):  # a byte at a time
+        writer.pipe_data_received(1, stream[at : at + 1])
+
+    assert [done.result() for done in callers[0]] == [None, None]
+    assert callers[1][0].result() is None
+    with pytest.raises(db.IntegrityError, match="UNIQUE"):
+        callers[1][1].result()
+    for done in callers[2]:
+        with pytest.raises(db.OperationalError, match="locked"):
+            done.result()
+
+
+async def test_rows_after_the_end_are_not_written_but_handed_back(tmp_path):
+    writer = ProcessWriter(tmp_path / "x.db", 1.0, [], wrote=lambda: None)
+    writer.process_exited()  # never started: ended
+    pending = writer.insert("INSERT ...", ("k",))
+    with pytest.raises(NotWritten):
+        await pending
+
+
+def test_the_child_imports_nothing_of_tokensmith():
+    source = Path(write_process.__file__).read_text()
+    assert "import tokensmith" not in source and "from tokensmith" not in source
