@@ -27,7 +27,7 @@ from tokensmith.http_protocol import HttpProtocol
 from tokensmith.logging_setup import log_config
 from tokensmith.models.user import User
 from tokensmith.settings import ConfigError, Settings
-from tokensmith.stores.sql.engine import create_engine, create_schema
+from tokensmith.stores.sql.engine import create_engine, create_schema, sqlite_file
 from tokensmith.stores.sql.grants import SqlGrantStore
 from tokensmith.stores.sql.migrate import current_revision
 from tokensmith.stores.sql.users import SqlUserStore
@@ -77,7 +77,7 @@ def serve(
     click.echo(f"signing key (kid):  {prepared.signing_kid}")
     signing = "a process beside each worker" if settings.signing_process == "on" else "the workers"
     click.echo(f"tokens signed in:   {signing}")
-    if settings.database.startswith("sqlite") and settings.sqlite_write_process == "on":
+    if settings.sqlite_write_process == "on" and sqlite_file(settings.database) is not None:
         click.echo("SQLite writes in:   a process beside each worker")
     if prepared.demo is not None:
         click.echo("")

@@ -83,8 +83,10 @@ class HelperProcess(asyncio.SubprocessProtocol, Generic[Item]):
         self._answered_at_check = 0
         self._watchdog: asyncio.TimerHandle | None = None
         self._unread = b""
-        self._ready = False
+        self._greeted = False  # READY read
+        self._closing = False  # aclose() began: no more work is taken
         self._exited: asyncio.Future[None] | None = None
+        self._stdout_closed = False
         self.ended = False
         self.ended_at = 0.0
 
@@ -118,8 +120,14 @@ class HelperProcess(asyncio.SubprocessProtocol, Generic[Item]):
     def pid(self) -> int | None:
         return None if self._process is None else self._process.get_pid()
 
+    @property
+    def taking(self) -> bool:
+        """Whether work sent now will be done: the child said READY, and neither ended nor
+        is being closed."""
+        return self._greeted and not self._closing and not self.ended
+
     def can_take(self, count: int) -> bool:
-        return self._ready and len(self._in_flight) + count <= self.max_in_flight
+        return self.taking and len(self._in_flight) + count <= self.max_in_flight
 
     @property
     def next_sequence(self) -> int:
@@ -152,10 +160,10 @@ class HelperProcess(asyncio.SubprocessProtocol, Generic[Item]):
         """End the child: close its stdin and give it ``CLOSE_SECONDS`` to go, else kill it;
         then wait (as long again) until it is reaped.
 
-        It takes no more requests meanwhile; what it had not answered by then goes to
-        ``take_over``.
+        It takes no more requests meanwhile, and its answers are still read; what it had
+        not answered by then goes to ``take_over``.
         """
-        self._ready = False
+        self._closing = True
         if self._stdin is not None and self._exited is not None and not self._exited.done():
             self._stdin.close()
             if not await self._ended_within(CLOSE_SECONDS):
@@ -212,12 +220,12 @@ class HelperProcess(asyncio.SubprocessProtocol, Generic[Item]):
             return
         data = self._unread + data if self._unread else data
         at = 0
-        if not self._ready:
+        if not self._greeted:
             if data[:1] != READY:
                 self._logger.warning("%s began with %r, not READY; ending it", self.what, data[:20])
                 self._end()
                 return
-            self._ready, at = True, 1
+            self._greeted, at = True, 1
         in_flight = self._in_flight
         while len(data) - at >= ANSWER.size:
             status, sequence, length = ANSWER.unpack_from(data, at)
@@ -236,10 +244,25 @@ class HelperProcess(asyncio.SubprocessProtocol, Generic[Item]):
             self.on_answer(in_flight.popleft(), status, body)
         self._unread = data[at:]
 
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd == 1:
+            self._stdout_closed = True
+            if self._exited is not None and self._exited.done():
+                self._gone()
+
     def process_exited(self) -> None:
-        """The child is gone and reaped (or never started)."""
+        """The child is gone and reaped (or never started).
+
+        Its last answers may still wait in the pipe: the event loop can report the exit
+        before the pipe's last data. What it held goes to ``take_over`` once they are
+        read (``pipe_connection_lost``), unless it was killed for not answering.
+        """
         if self._exited is not None and not self._exited.done():
             self._exited.set_result(None)
+        if self._process is None or self._stdout_closed:
+            self._gone()
+
+    def _gone(self) -> None:
         if self._process is not None:
             self._process.close()  # its pipes
         self._take_over()
@@ -249,7 +272,7 @@ class HelperProcess(asyncio.SubprocessProtocol, Generic[Item]):
         once."""
         if self.ended:
             return
-        self.ended, self._ready = True, False
+        self.ended = True
         if self._loop is not None:
             self.ended_at = self._loop.time()
         if self._watchdog is not None:

@@ -37,6 +37,7 @@ from tokensmith.stores.sql.write_process import (
     Writer,
     whole_frames,
 )
+from tokensmith.stores.sql.write_turns import ProcessWriteTurns
 
 READY_SECONDS = 20
 
@@ -257,28 +258,75 @@ async def test_a_cancelled_save_does_not_disturb_the_others(writing):
     assert "kept" in stored(path)  # and "gone", sent before it was cancelled, is written too
 
 
-async def test_commits_through_the_child_are_checkpointed(writing):
+async def test_commits_through_the_child_are_checkpointed(writing, monkeypatch):
     engine, _writer, _path = writing
+    no_thread_writes(monkeypatch)
+    assert engine.checkpointer is not None
+    noted: list[int] = []
+    wrote = engine.checkpointer.wrote
+
+    def noting() -> None:
+        noted.append(1)
+        wrote()
+
+    monkeypatch.setattr(engine.checkpointer, "wrote", noting)
     store = SqlGrantStore(engine)
     await asyncio.gather(*(store.save(record(f"c{n}")) for n in range(50)))
-    assert engine.checkpointer is not None
-    for _ in range(300):
-        if engine.checkpointer.checkpoints:
-            break
-        await asyncio.sleep(0.01)
-    assert engine.checkpointer.checkpoints >= 1
+    assert noted  # each answered batch tells the checkpoint thread
 
 
-async def test_closing_the_engine_ends_the_child_after_its_last_answer(tmp_path):
+async def test_a_row_json_cannot_carry_fails_only_its_caller(writing):
+    engine, writer, path = writing
+    store = SqlGrantStore(engine)
+    saving = asyncio.ensure_future(store.save(record("fine")))
+    with pytest.raises(TypeError):
+        writer.insert("INSERT INTO grants (key) VALUES (?)", (2**70,))
+    await asyncio.wait_for(saving, READY_SECONDS)
+    assert set(stored(path)) == {"fine"}
+
+
+async def test_rows_queued_while_the_child_closes_are_written_on_the_thread(writing, monkeypatch):
+    engine, writer, path = writing
+    store = SqlGrantStore(engine)
+    saving = asyncio.ensure_future(store.save(record("closing")))
+    await asyncio.sleep(0)  # the row waits for the end of the turn to be sent
+    assert writer._pending
+    monkeypatch.setattr(writer, "_closing", True)  # as aclose() does first
+    await asyncio.wait_for(saving, READY_SECONDS)
+    assert stored(path) == {"closing": {"n": "closing"}}
+
+
+async def test_other_writes_take_their_turn_beside_the_child(writing):
+    """A transaction of engine.begin() (replace: consents, counters) waits for the write
+    turns, which the child takes for each of its transactions, rather than for SQLite's
+    sleeping busy handler."""
+    engine, _writer, path = writing
+    store = SqlGrantStore(engine)
+    other_process = ProcessWriteTurns(path, 5.0)
+    with other_process:
+        replacing = asyncio.ensure_future(store.replace(record("replaced")))
+        await asyncio.sleep(0.3)
+        assert not replacing.done()  # waiting for its turn
+    await asyncio.wait_for(replacing, READY_SECONDS)
+    assert "replaced" in stored(path)
+    other_process.close()
+
+
+async def test_closing_the_engine_ends_the_child_after_its_last_answer(tmp_path, monkeypatch):
     path = tmp_path / "closing.db"
     engine = await open_engine(path)
     writer = await ready_writer(engine)
+    no_thread_writes(monkeypatch)
     store = SqlGrantStore(engine)
-    await asyncio.gather(*(store.save(record(f"z{n}")) for n in range(20)))
+    saving = asyncio.gather(*(store.save(record(f"z{n}")) for n in range(200)))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # sent, not yet answered
+    assert writer._in_flight
     await engine.dispose()
+    await asyncio.wait_for(saving, READY_SECONDS)  # every one answered as committed
     assert writer.ended
     assert writer.pid is not None and not running(writer.pid)
-    assert len(stored(path)) == 20
+    assert len(stored(path)) == 200
 
 
 def test_the_child_reads_frames_split_anywhere_and_answers_each(tmp_path):
@@ -361,6 +409,15 @@ async def test_rows_after_the_end_are_not_written_but_handed_back(tmp_path):
     pending = writer.insert("INSERT ...", ("k",))
     with pytest.raises(NotWritten):
         await pending
+
+
+def test_a_batch_the_child_cannot_run_is_answered_failed(tmp_path):
+    writer = Writer(str(tmp_path / "odd.db"), 1.0, [])
+    answers = writer.answers([(7, 5, [["a"]])], {})  # no statement in slot 5
+    status, sequence, _length = ANSWER.unpack_from(answers)
+    assert (status, sequence) == (FAILED, 7)
+    assert answers[ANSWER.size :].startswith(b"KeyError")
+    assert not writer.connection.in_transaction
 
 
 def test_the_child_imports_nothing_of_tokensmith():

@@ -148,10 +148,31 @@ class SingleWriterEngine(AsyncEngine):
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
-        async with self._write_lock.get(), super().begin() as connection:
+        async with self._write_lock.get(), self._write_turn(), super().begin() as connection:
             yield connection
         if self.checkpointer is not None:
             self.checkpointer.wrote()
+
+    @asynccontextmanager
+    async def _write_turn(self) -> AsyncIterator[None]:
+        """The write turns of ``write_turns.py`` while a write process writes beside this
+        one: without them, its back-to-back commits would leave this transaction in SQLite's
+        sleeping busy handler. Taken on the writer thread (idle: the write lock is held),
+        let go here (an flock and a lock, neither of which waits to be released)."""
+        turns = self._turns if self._process_writers is not None else None
+        if turns is None:
+            yield
+            return
+        taking = asyncio.get_running_loop().run_in_executor(self._writer, turns.__enter__)
+        try:
+            await asyncio.shield(taking)
+        except asyncio.CancelledError:  # the thread takes it all the same: let go once it has
+            taking.add_done_callback(partial(_let_go, turns))
+            raise
+        try:
+            yield
+        finally:
+            turns.__exit__(None, None, None)
 
     @property
     def thread_engine(self) -> Engine | None:
@@ -196,6 +217,17 @@ class SingleWriterEngine(AsyncEngine):
             self._turns.close()
         if self._threaded is not None:
             self._threaded.dispose(close)
+
+
+def _let_go(turns: ProcessWriteTurns, taken: asyncio.Future[Any]) -> None:
+    if not taken.cancelled() and taken.exception() is None:
+        turns.__exit__(None, None, None)
+
+
+def sqlite_file(database_url: str) -> Path | None:
+    """The file of a SQLite database URL; None for PostgreSQL or a database in memory."""
+    url = make_url(database_url)
+    return _database_file(url) if url.get_backend_name() == "sqlite" else None
 
 
 def _database_file(url: URL) -> Path | None:

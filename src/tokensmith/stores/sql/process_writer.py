@@ -76,10 +76,11 @@ class ProcessWriter(HelperProcess[InFlight]):
         self._opening = orjson.dumps([str(database), busy_timeout, pragmas])
         self._wrote = wrote
         # The child waits up to the busy timeout for its turn and as long again for
-        # SQLite's lock; only silence well past that means it is stuck.
-        self.answer_seconds = 2 * busy_timeout + 5.0
+        # SQLite's lock, twice when a constraint sends it row by row; only silence well
+        # past that means it is stuck.
+        self.answer_seconds = 4 * busy_timeout + 5.0
         self._slots: dict[str, int] = {}
-        self._pending: list[tuple[str, tuple[Any, ...], asyncio.Future[None]]] = []
+        self._pending: list[tuple[str, bytes, asyncio.Future[None]]] = []
 
     async def start(self) -> None:
         await super().start()
@@ -87,25 +88,34 @@ class ProcessWriter(HelperProcess[InFlight]):
             self.write(REQUEST.pack(OPEN, 0, 0, len(self._opening)) + self._opening)
 
     def insert(self, sql: str, row: tuple[Any, ...]) -> asyncio.Future[None]:
-        """A future set once ``row`` is committed; the turn's rows go to the child together."""
+        """A future set once ``row`` is committed; the turn's rows go to the child together.
+
+        A row that cannot be sent (a value JSON cannot carry) raises here, for its caller.
+        """
+        encoded = orjson.dumps(row)
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         if not self._pending:
             loop.call_soon(self._send_pending)
-        self._pending.append((sql, row, done))
+        self._pending.append((sql, encoded, done))
         return done
 
     def _send_pending(self) -> None:
         pending, self._pending = self._pending, []
-        if self.ended:  # it ended this turn: nothing of this was sent
-            for _, _, done in pending:
-                if not done.done():
-                    done.set_exception(NotWritten())
-            return
-        by_statement: dict[str, list[tuple[tuple[Any, ...], asyncio.Future[None]]]] = {}
-        for sql, row, done in pending:
+        try:
+            if not self.taking:  # it ended, or is being closed: nothing was sent
+                _settle(pending, NotWritten())
+                return
+            self._send(pending)
+        except BaseException as exc:  # nobody of the turn is left waiting
+            _settle(pending, exc if isinstance(exc, Exception) else NotWritten())
+            raise
+
+    def _send(self, pending: list[tuple[str, bytes, asyncio.Future[None]]]) -> None:
+        by_statement: dict[str, list[tuple[bytes, asyncio.Future[None]]]] = {}
+        for sql, encoded, done in pending:
             if not done.cancelled():
-                by_statement.setdefault(sql, []).append((row, done))
+                by_statement.setdefault(sql, []).append((encoded, done))
         frames: list[bytes] = []
         sent: list[InFlight] = []
         sequence = self.next_sequence
@@ -115,7 +125,7 @@ class ProcessWriter(HelperProcess[InFlight]):
                 slot = self._slots[sql] = len(self._slots)
                 text = sql.encode()
                 frames += (REQUEST.pack(STATEMENT, slot, 0, len(text)), text)
-            body = orjson.dumps([row for row, _ in calls])
+            body = b"[" + b",".join(encoded for encoded, _ in calls) + b"]"
             frames += (REQUEST.pack(INSERT, slot, sequence & 0xFFFFFFFF, len(body)), body)
             sent.append((sql, [done for _, done in calls]))
             sequence += 1
@@ -155,3 +165,9 @@ def _fail_unanswered(unanswered: list[InFlight]) -> None:
         for done in callers:
             if not done.done():
                 done.set_exception(error)
+
+
+def _settle(pending: list[tuple[str, bytes, asyncio.Future[None]]], error: Exception) -> None:
+    for _, _, done in pending:
+        if not done.done():
+            done.set_exception(error)

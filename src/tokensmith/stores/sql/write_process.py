@@ -143,7 +143,7 @@ class Writer:
                     self.connection.executemany(statements[slot], rows)
         except sqlite3.IntegrityError:
             return self._answers_row_by_row(inserts, statements)
-        except sqlite3.Error as exc:
+        except Exception as exc:  # the database's, or a value it cannot take: this read's
             return _failed(inserts, exc)
         return b"".join(ANSWER.pack(WRITTEN, sequence, 0) for sequence, _, _ in inserts)
 
@@ -155,7 +155,7 @@ class Writer:
             with self._transaction():
                 for _, slot, rows in inserts:
                     refusals.append([self._insert_alone(statements[slot], row) for row in rows])
-        except sqlite3.Error as exc:
+        except Exception as exc:
             return _failed(inserts, exc)
         answers = []
         for (sequence, _, _), refused in zip(inserts, refusals, strict=True):
@@ -191,7 +191,7 @@ class Writer:
                 raise
 
 
-def _failed(inserts: list[Insert], exc: sqlite3.Error) -> bytes:
+def _failed(inserts: list[Insert], exc: Exception) -> bytes:
     reason = f"{type(exc).__name__}: {exc}".encode()
     return b"".join(
         ANSWER.pack(FAILED, sequence, len(reason)) + reason for sequence, _, _ in inserts
