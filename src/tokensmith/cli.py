@@ -62,7 +62,7 @@ def serve(
         overrides["port"] = port
     try:
         settings = Settings.load(config_file, **overrides)
-        for helper in ("signing_process", "sqlite_write_process"):
+        for helper in ("signing_process", "sqlite_process"):
             if getattr(settings, helper) == "auto":
                 overrides[helper] = helper_process_for(workers, available_cpus())
                 settings = settings.model_copy(update={helper: overrides[helper]})
@@ -77,8 +77,8 @@ def serve(
     click.echo(f"signing key (kid):  {prepared.signing_kid}")
     signing = "a process beside each worker" if settings.signing_process == "on" else "the workers"
     click.echo(f"tokens signed in:   {signing}")
-    if settings.sqlite_write_process == "on" and sqlite_file(settings.database) is not None:
-        click.echo("SQLite writes in:   a process beside each worker")
+    if settings.sqlite_process == "on" and sqlite_file(settings.database) is not None:
+        click.echo("SQLite work in:     a process beside each worker")
     if prepared.demo is not None:
         click.echo("")
         click.echo("Created a demo client. Its secret is shown this once and stored only hashed:")
@@ -108,7 +108,7 @@ def serve(
 
 
 def helper_process_for(workers: int, cpus: int) -> str:
-    """``signing_process`` and ``sqlite_write_process`` = "auto" for ``serve``: "on" while
+    """``signing_process`` and ``sqlite_process`` = "auto" for ``serve``: "on" while
     workers leave a CPU free."""
     return "on" if cpus > workers else "off"
 

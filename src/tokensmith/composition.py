@@ -146,7 +146,7 @@ def _stores(settings: Settings) -> Components:
         max_overflow=settings.database_max_overflow,
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         sqlite_synchronous=settings.sqlite_synchronous,
-        sqlite_write_process=settings.sqlite_write_process == "on",
+        sqlite_process=settings.sqlite_process == "on",
     )
     resources = [resource_from_config(r) for r in settings.api_resources]
     resources.append(admin_api_resource(settings))

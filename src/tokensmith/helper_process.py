@@ -5,7 +5,7 @@ another thread run only while the event loop lets go of it, which under load it
 hardly does (docs/performance.md). Work that needs no Python objects of the
 worker's, only bytes in and bytes out, can run in a child process instead, on
 another core: ES256 signatures (``keys/signing_process.py``) and SQLite inserts
-(``stores/sql/write_process.py``). Both children share this protocol:
+(``stores/sql/sqlite_process.py``). Both children share this protocol:
 
 - the child is ``python -P <its script>``, importing the standard library and
   what its job needs, never the tokensmith package (900 ms and 88 MB);

@@ -67,11 +67,12 @@ class Settings(BaseSettings):
     """How long a SQLite write waits for another process's write lock before answering 503."""
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     """SQLite fsync policy (WAL): NORMAL survives process crashes, FULL also power loss."""
-    sqlite_write_process: Literal["auto", "on", "off"] = "auto"
+    sqlite_process: Literal["auto", "on", "off"] = "auto"
     """Commit the stored tokens of a SQLite file (opaque access tokens, refresh tokens,
-    codes) in a child process of each worker's, on another core ("on"), or on the worker's
-    writer thread ("off"). "auto": on when ``tokensmith serve`` runs fewer workers than the
-    CPUs it may use; off in an app built with ``create_app`` and served some other way."""
+    codes) and look them up in a child process of each worker's, on another core ("on"),
+    or on the worker's own threads ("off"). "auto": on when ``tokensmith serve`` runs fewer
+    workers than the CPUs it may use; off in an app built with ``create_app`` and served
+    some other way."""
     redis_url: str | None = Field(default=None, pattern=r"^(redis|rediss|unix)://")
     """Keep short-lived state (codes, pending requests, replay caches, counters) in Redis."""
     redis_key_prefix: str = Field(default="tokensmith", pattern=r"^[\w.:-]+$")

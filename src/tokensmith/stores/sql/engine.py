@@ -19,7 +19,7 @@ from tokensmith._per_loop import PerLoop
 from tokensmith.helper_process import LoopHelper
 from tokensmith.stores.sql.batching import SETTLE_TURNS
 from tokensmith.stores.sql.checkpoint import WalCheckpointer
-from tokensmith.stores.sql.process_writer import ProcessWriter
+from tokensmith.stores.sql.process_sqlite import SqliteProcess
 from tokensmith.stores.sql.write_turns import ProcessWriteTurns
 
 SqliteSynchronous = Literal["NORMAL", "FULL"]
@@ -43,7 +43,7 @@ def create_engine(
     max_overflow: int | None = None,
     sqlite_busy_timeout_ms: int = 5000,
     sqlite_synchronous: SqliteSynchronous = "NORMAL",
-    sqlite_write_process: bool = False,
+    sqlite_process: bool = False,
 ) -> AsyncEngine:
     """An async engine; SQLite gets WAL and a busy timeout so readers never block writers.
 
@@ -52,8 +52,9 @@ def create_engine(
     ``sqlite_busy_timeout_ms`` is how long a SQLite write waits for another
     process's write lock before failing (and the request answering 503).
     ``sqlite_synchronous`` is SQLite's fsync policy under WAL (docs/deployment.md).
-    ``sqlite_write_process``: batched inserts into a SQLite file are committed by a
-    child process of each event loop's (``process_writer.py``), on another core.
+    ``sqlite_process``: batched inserts into a SQLite file are committed, and batched
+    lookups read, by a child process of each event loop's (``process_sqlite.py``), on
+    another core.
     """
     # JSON columns (a grant's data, a client's metadata) through orjson: the
     # standard json module took 5 of a token insert's ~18 us per row.
@@ -96,9 +97,9 @@ def create_engine(
     event.listen(threaded, "connect", pragmas)
     turns = ProcessWriteTurns(database_file, sqlite_busy_timeout_ms / 1000)
     single_writer = SingleWriterEngine(engine.sync_engine, threaded, turns)
-    if sqlite_write_process:
+    if sqlite_process:
         statements = sqlite_pragmas(sqlite_busy_timeout_ms, sqlite_synchronous)
-        single_writer.write_in_process(database_file, sqlite_busy_timeout_ms / 1000, statements)
+        single_writer.use_sqlite_process(database_file, sqlite_busy_timeout_ms / 1000, statements)
     return single_writer
 
 
@@ -125,21 +126,22 @@ class SingleWriterEngine(AsyncEngine):
             SQLITE_READ_THREADS, thread_name_prefix="tokensmith-sqlite-read"
         )
         self.checkpointer = WalCheckpointer(threaded) if threaded is not None else None
-        self._process_writers: PerLoop[LoopHelper[ProcessWriter]] | None = None
+        self._sqlite_processes: PerLoop[LoopHelper[SqliteProcess]] | None = None
 
-    def write_in_process(self, database: Path, busy_timeout: float, pragmas: list[str]) -> None:
-        """Let each event loop's batched inserts go to a write process of its own."""
+    def use_sqlite_process(self, database: Path, busy_timeout: float, pragmas: list[str]) -> None:
+        """Let each event loop's batched inserts and lookups go to a SQLite process of its
+        own."""
 
-        def process_writer() -> ProcessWriter:
-            return ProcessWriter(database, busy_timeout, pragmas, self._wrote)
+        def new_process() -> SqliteProcess:
+            return SqliteProcess(database, busy_timeout, pragmas, self._wrote)
 
-        self._process_writers = PerLoop(lambda: LoopHelper(process_writer))
+        self._sqlite_processes = PerLoop(lambda: LoopHelper(new_process))
 
-    def process_writer(self) -> ProcessWriter | None:
-        """This loop's write process, when it takes a row now (``write_in_process``)."""
-        if self._process_writers is None:
+    def sqlite_process(self) -> SqliteProcess | None:
+        """This loop's SQLite process, when it takes work now (``use_sqlite_process``)."""
+        if self._sqlite_processes is None:
             return None
-        writer = self._process_writers.get().current(asyncio.get_running_loop())
+        writer = self._sqlite_processes.get().current(asyncio.get_running_loop())
         return writer if writer is not None and writer.can_take(1) else None
 
     def _wrote(self) -> None:
@@ -155,11 +157,11 @@ class SingleWriterEngine(AsyncEngine):
 
     @asynccontextmanager
     async def _write_turn(self) -> AsyncIterator[None]:
-        """The write turns of ``write_turns.py`` while a write process writes beside this
+        """The write turns of ``write_turns.py`` while a SQLite process writes beside this
         one: without them, its back-to-back commits would leave this transaction in SQLite's
         sleeping busy handler. Taken on the writer thread (idle: the write lock is held),
         let go here (an flock and a lock, neither of which waits to be released)."""
-        turns = self._turns if self._process_writers is not None else None
+        turns = self._turns if self._sqlite_processes is not None else None
         if turns is None:
             yield
             return
@@ -208,8 +210,8 @@ class SingleWriterEngine(AsyncEngine):
         )
 
     async def dispose(self, close: bool = True) -> None:
-        if self._process_writers is not None:
-            await self._process_writers.get().aclose()
+        if self._sqlite_processes is not None:
+            await self._sqlite_processes.get().aclose()
         await super().dispose(close)
         if self.checkpointer is not None:
             self.checkpointer.stop()
@@ -294,7 +296,7 @@ async def run_read(engine: AsyncEngine, work: Callable[[Connection], T]) -> T:
 
 
 def sqlite_pragmas(busy_timeout_ms: int, synchronous: SqliteSynchronous) -> list[str]:
-    """The PRAGMA statements every SQLite connection runs first (the write process's too)."""
+    """The PRAGMA statements every SQLite connection runs first (the SQLite process's too)."""
     return [
         "PRAGMA journal_mode=WAL",
         f"PRAGMA busy_timeout={int(busy_timeout_ms)}",

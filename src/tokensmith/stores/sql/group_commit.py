@@ -34,14 +34,14 @@ from tokensmith.stores.sql.engine import (
     run_in_transaction,
     thread_settle_turns,
 )
-from tokensmith.stores.sql.process_writer import NotWritten, ProcessWriter
+from tokensmith.stores.sql.process_sqlite import NotSent, SqliteProcess
 
 __all__ = ["DriverInsert", "GroupCommit"]
 
 Row = dict[str, Any]
 
-# Column types whose values SQLite's driver takes as they are (str, int, None).
-_PLAIN_TYPES = (String, Integer, BigInteger)
+PLAIN_TYPES = (String, Integer, BigInteger)
+"""Column types whose values SQLite's driver takes and gives back as they are (str, int)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +67,7 @@ class DriverInsert:
             if column.default is not None or column.server_default is not None:
                 return None
             # The exact types: a subclass (an Enum is a String) may process its values.
-            if type(column.type) not in (*_PLAIN_TYPES, JSON):
+            if type(column.type) not in (*PLAIN_TYPES, JSON):
                 return None
         compiled = statement.compile(dialect=engine.dialect)
         if compiled.positiontup is None:
@@ -99,21 +99,21 @@ class GroupCommit:
 
     async def insert(self, row: Row) -> None:
         """Insert ``row``; returns once it is committed, raises what inserting it raised."""
-        writer = self._process_writer()
+        writer = self._sqlite_process()
         if writer is not None:
             assert self._driver_insert is not None
             try:
                 await writer.insert(self._driver_insert.sql, self._driver_insert.values(row))
                 return
-            except NotWritten:  # the write process ended before it was sent: the thread's
+            except NotSent:  # the SQLite process ended before it was sent: the thread's
                 pass
         await self._batcher.submit(row)
 
-    def _process_writer(self) -> ProcessWriter | None:
-        """The engine's write process, for a statement the driver takes as it is."""
+    def _sqlite_process(self) -> SqliteProcess | None:
+        """The engine's SQLite process, for a statement the driver takes as it is."""
         if self._driver_insert is None or not isinstance(self._engine, SingleWriterEngine):
             return None
-        return self._engine.process_writer()
+        return self._engine.sqlite_process()
 
     async def _write(self, batch: Batch[Row, None]) -> list[BaseException | None]:
         try:

@@ -1,4 +1,4 @@
-"""The SQLite write process: a worker's batched inserts, committed on another core.
+"""The SQLite process: a worker's batched inserts and lookups, run on another core.
 
 Every opaque access token, refresh token and code is a row inserted before its
 response goes out (``group_commit.py``). On the worker's writer thread that
@@ -9,11 +9,13 @@ waiting (docs/performance.md). A child process has an interpreter lock of its
 own. The worker sends it the rows of each event-loop turn in one write, the
 child commits everything that has arrived by the time it reads (one
 transaction, ``executemany`` per statement) and answers each batch, and the
-worker's loop goes on serving requests meanwhile.
+worker's loop goes on serving requests meanwhile. Lookups by key (a token's
+record at introspection, on the token endpoint) are read here the same way,
+the keys of a turn in one SELECT, after the inserts sent before them commit.
 
 This module is the wire format both sides share and the child's main loop
-(``main``, run as ``python -P .../tokensmith/stores/sql/write_process.py``, so
-that the child imports the standard library only); ``process_writer.py`` is
+(``main``, run as ``python -P .../tokensmith/stores/sql/sqlite_process.py``, so
+that the child imports the standard library only); ``process_sqlite.py`` is
 the worker's side and ``helper_process.py`` the protocol both children follow.
 Frames to the child, on its stdin, are a ``REQUEST`` header and a body:
 
@@ -22,17 +24,23 @@ Frames to the child, on its stdin, are a ``REQUEST`` header and a body:
   once the database is open; one that cannot open it ends, and the worker
   writes as before.
 - ``STATEMENT``: the body is an INSERT's SQL in the driver's form (``?``
-  placeholders), for the slot. Nothing is answered.
+  placeholders), or a SELECT's up to and including its ``IN``, for the slot.
+  Nothing is answered.
 - ``INSERT``: the body is JSON of a list of rows (arrays of strings, integers,
   numbers and nulls) for the slot's statement. Answered ``WRITTEN`` (no body) once
   committed; ``ROWS`` (JSON of one entry per row: None when written,
   else why the database refused it) when a constraint refused some rows, the
   others written; ``FAILED`` (the error's class name, a colon and its message)
   when none was written.
+- ``SELECT``: the body is JSON of a list of keys for the slot's SELECT, which
+  gets one ``?`` per key. Answered ``FOUND`` with JSON of the rows found (arrays
+  in the SELECT's column order), or ``FAILED``.
 
-Each transaction takes the write turns of ``write_turns.py`` first, as the
-worker's own writer thread does (the file is loaded by its path, not through
-the tokensmith package).
+The frames of one read are answered in their order; its inserts are written
+first, in one transaction, and its selects run after that commit. Each
+transaction takes the write turns of ``write_turns.py`` first, as the worker's
+own writer thread does (the file is loaded by its path, not through the
+tokensmith package).
 """
 
 from __future__ import annotations
@@ -52,11 +60,13 @@ from typing import Any
 __all__ = [
     "ANSWER",
     "FAILED",
+    "FOUND",
     "INSERT",
     "OPEN",
     "READY",
     "REQUEST",
     "ROWS",
+    "SELECT",
     "STATEMENT",
     "WRITTEN",
     "Writer",
@@ -72,10 +82,12 @@ sequence number, the body's length (``helper_process.ANSWER``)."""
 OPEN = b"O"
 STATEMENT = b"Q"
 INSERT = b"I"
+SELECT = b"S"
 READY = b"R"
 WRITTEN = 0
 ROWS = 1
 FAILED = 2
+FOUND = 3
 
 Insert = tuple[int, int, list[list[Any]]]
 """An ``INSERT`` frame: its sequence number, its slot and its rows."""
@@ -93,7 +105,7 @@ def main() -> None:
     answers = sys.stdout.buffer  # its write() writes all, however the pipe takes it
     while chunk := os.read(0, 1 << 16):
         frames, unread = whole_frames(unread + chunk)
-        inserts: list[Insert] = []
+        asked: list[tuple[bytes, int, int, Any]] = []
         for kind, slot, sequence, body in frames:
             if kind == OPEN:
                 writer = Writer(*json.loads(body))
@@ -102,12 +114,12 @@ def main() -> None:
             elif kind == STATEMENT:
                 statements[slot] = body.decode()
             elif writer is not None:
-                inserts.append((sequence, slot, json.loads(body)))
+                asked.append((kind, sequence, slot, json.loads(body)))
             else:
-                raise SystemExit("write process: an INSERT came before OPEN")
-        if inserts:
+                raise SystemExit("SQLite process: a request came before OPEN")
+        if asked:
             assert writer is not None
-            answers.write(writer.answers(inserts, statements))
+            answers.write(b"".join(writer.answer_in_order(asked, statements)))
             answers.flush()
 
 
@@ -135,7 +147,32 @@ class Writer:
             self.connection.execute(pragma)
         self._turns = _write_turns(Path(database), busy_timeout)
 
-    def answers(self, inserts: list[Insert], statements: dict[int, str]) -> bytes:
+    def answer_in_order(
+        self, asked: list[tuple[bytes, int, int, Any]], statements: dict[int, str]
+    ) -> list[bytes]:
+        """One answer per ``INSERT`` or ``SELECT`` frame, in their order. The inserts are
+        written first, together; each select runs after that commit, so it sees every row
+        whose insert was sent before it."""
+        inserts = [(sequence, slot, rows) for kind, sequence, slot, rows in asked if kind == INSERT]
+        written = iter(self.answers(inserts, statements) if inserts else [])
+        return [
+            next(written) if kind == INSERT else self.found(sequence, statements.get(slot), keys)
+            for kind, sequence, slot, keys in asked
+        ]
+
+    def found(self, sequence: int, query: str | None, keys: list[Any]) -> bytes:
+        """``FOUND`` with the rows of ``query`` (a SELECT ending in ``IN``) for ``keys``."""
+        try:
+            if query is None:
+                raise KeyError("no SELECT in this slot")
+            placeholders = "(" + ",".join("?" * len(keys)) + ")"
+            rows = self.connection.execute(query + placeholders, keys).fetchall()
+            body = json.dumps(rows).encode()
+        except Exception as exc:
+            return _failed([(sequence, 0, [])], exc)[0]
+        return ANSWER.pack(FOUND, sequence, len(body)) + body
+
+    def answers(self, inserts: list[Insert], statements: dict[int, str]) -> list[bytes]:
         """Write every row of ``inserts`` in one transaction; one answer per frame."""
         try:
             with self._transaction():
@@ -145,9 +182,9 @@ class Writer:
             return self._answers_row_by_row(inserts, statements)
         except Exception as exc:  # the database's, or a value it cannot take: this read's
             return _failed(inserts, exc)
-        return b"".join(ANSWER.pack(WRITTEN, sequence, 0) for sequence, _, _ in inserts)
+        return [ANSWER.pack(WRITTEN, sequence, 0) for sequence, _, _ in inserts]
 
-    def _answers_row_by_row(self, inserts: list[Insert], statements: dict[int, str]) -> bytes:
+    def _answers_row_by_row(self, inserts: list[Insert], statements: dict[int, str]) -> list[bytes]:
         """A constraint refused a row: which? Each row under a savepoint of its own, so the
         others are still written, in one transaction."""
         refusals: list[list[str | None]] = []
@@ -164,7 +201,7 @@ class Writer:
                 answers.append(ANSWER.pack(ROWS, sequence, len(body)) + body)
             else:
                 answers.append(ANSWER.pack(WRITTEN, sequence, 0))
-        return b"".join(answers)
+        return answers
 
     def _insert_alone(self, sql: str, row: list[Any]) -> str | None:
         self.connection.execute("SAVEPOINT row")
@@ -191,11 +228,9 @@ class Writer:
                 raise
 
 
-def _failed(inserts: list[Insert], exc: Exception) -> bytes:
+def _failed(inserts: list[Insert], exc: Exception) -> list[bytes]:
     reason = f"{type(exc).__name__}: {exc}".encode()
-    return b"".join(
-        ANSWER.pack(FAILED, sequence, len(reason)) + reason for sequence, _, _ in inserts
-    )
+    return [ANSWER.pack(FAILED, sequence, len(reason)) + reason for sequence, _, _ in inserts]
 
 
 def _write_turns(database: Path, timeout: float) -> AbstractContextManager[Any]:

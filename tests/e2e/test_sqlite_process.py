@@ -1,4 +1,4 @@
-"""tokensmith serve with a SQLite write process: opaque tokens stored beside the worker resolve."""
+"""tokensmith serve with a SQLite process: opaque tokens stored beside the worker resolve."""
 
 from __future__ import annotations
 
@@ -21,13 +21,13 @@ CREDENTIALS = basic_auth("orders-service", "s3cret-from-a-vault")
 @pytest.fixture
 def sqlite_only(database_url: str | None) -> None:
     if database_url is not None:
-        pytest.skip("the write process writes SQLite files")
+        pytest.skip("the SQLite process writes SQLite files")
 
 
-SCRIPT = "tokensmith/stores/sql/write_process.py"
+SCRIPT = "tokensmith/stores/sql/sqlite_process.py"
 
 
-def write_processes(server: RunningServer) -> list[int]:
+def sqlite_processes(server: RunningServer) -> list[int]:
     return child_processes(server, SCRIPT)
 
 
@@ -45,17 +45,17 @@ def opaque_tokens_resolve(server: RunningServer, count: int) -> None:
 
 
 def test_tokens_stored_by_the_write_process_resolve(server_factory, sqlite_only):
-    server = server_factory('sqlite_write_process = "on"\n' + OPAQUE_CONFIG)
+    server = server_factory('sqlite_process = "on"\n' + OPAQUE_CONFIG)
     pid = held_then_continued(server, SCRIPT, opaque_tokens_resolve)
     opaque_tokens_resolve(server, 100)
-    assert write_processes(server) == [pid]  # the same process all along
+    assert sqlite_processes(server) == [pid]  # the same process all along
     output = server.stop()
-    assert "SQLite writes in:   a process beside each worker" in output
+    assert "SQLite work in:     a process beside each worker" in output
     assert not Path(f"/proc/{pid}").exists()  # it ended with the server
 
 
 def test_requests_held_by_a_killed_write_process_are_told_to_retry(server_factory, sqlite_only):
-    server = server_factory('sqlite_write_process = "on"\n' + OPAQUE_CONFIG)
+    server = server_factory('sqlite_process = "on"\n' + OPAQUE_CONFIG)
     outcomes = held_then_killed(server, SCRIPT, opaque_tokens_resolve)
     # What the child held is a 503 (stored or not, nobody knows); a request that had not
     # reached it yet went to the worker's thread and got a good token.
@@ -67,13 +67,13 @@ def test_requests_held_by_a_killed_write_process_are_told_to_retry(server_factor
 
 
 def test_off_stores_on_the_worker_s_thread(server_factory, sqlite_only):
-    server = server_factory('sqlite_write_process = "off"\n' + OPAQUE_CONFIG)
+    server = server_factory('sqlite_process = "off"\n' + OPAQUE_CONFIG)
     opaque_tokens_resolve(server, 20)
-    assert write_processes(server) == []
-    assert "SQLite writes in" not in server.stop()
+    assert sqlite_processes(server) == []
+    assert "SQLite work in" not in server.stop()
 
 
 @pytest.mark.skipif(available_cpus() < 2, reason="auto is off on one CPU")
 def test_auto_stores_beside_a_single_worker(server_factory, sqlite_only):
     server = server_factory(OPAQUE_CONFIG)
-    assert held_then_continued(server, SCRIPT, opaque_tokens_resolve) in write_processes(server)
+    assert held_then_continued(server, SCRIPT, opaque_tokens_resolve) in sqlite_processes(server)

@@ -1,4 +1,4 @@
-"""The SQLite write process: stored tokens committed by a child process, each caller its outcome."""
+"""The SQLite process: stored tokens committed and looked up by a child, each caller its outcome."""
 
 from __future__ import annotations
 
@@ -20,60 +20,63 @@ from tokensmith.endpoints._rendering import database_unavailable
 from tokensmith.helper_process import LoopHelper
 from tokensmith.models.grant import GrantKind
 from tokensmith.stores.protocols import DuplicateGrant
-from tokensmith.stores.sql import group_commit, write_process
+from tokensmith.stores.sql import group_commit, lookups, sqlite_process
 from tokensmith.stores.sql.engine import SingleWriterEngine, create_engine, create_schema
 from tokensmith.stores.sql.grants import SqlGrantStore
-from tokensmith.stores.sql.process_writer import NotWritten, ProcessWriter
-from tokensmith.stores.sql.write_process import (
+from tokensmith.stores.sql.process_sqlite import NotSent, SqliteProcess
+from tokensmith.stores.sql.sqlite_process import (
     ANSWER,
     FAILED,
+    FOUND,
     INSERT,
     OPEN,
     READY,
     REQUEST,
     ROWS,
+    SELECT,
     STATEMENT,
     WRITTEN,
     Writer,
     whole_frames,
 )
+from tokensmith.stores.sql.tables import grants, users
 from tokensmith.stores.sql.write_turns import ProcessWriteTurns
 
 READY_SECONDS = 20
 
 
-async def ready_writer(engine: SingleWriterEngine) -> ProcessWriter:
-    """Start this loop's write process and wait until it takes rows."""
+async def ready_process(engine: SingleWriterEngine) -> SqliteProcess:
+    """Start this loop's SQLite process and wait until it takes rows."""
     for _ in range(READY_SECONDS * 100):
-        writer = engine.process_writer()
+        writer = engine.sqlite_process()
         if writer is not None:
             return writer
         await asyncio.sleep(0.01)
-    raise AssertionError("the write process did not become ready")
+    raise AssertionError("the SQLite process did not become ready")
 
 
-def the_helper(engine: SingleWriterEngine) -> ProcessWriter:
-    """This loop's write process, ready or not."""
-    assert engine._process_writers is not None
-    helper = engine._process_writers.get().helper
+def the_helper(engine: SingleWriterEngine) -> SqliteProcess:
+    """This loop's SQLite process, ready or not."""
+    assert engine._sqlite_processes is not None
+    helper = engine._sqlite_processes.get().helper
     assert helper is not None
     return helper
 
 
 async def open_engine(path: Path, **options: object) -> SingleWriterEngine:
-    engine = create_engine(f"sqlite+aiosqlite:///{path}", sqlite_write_process=True, **options)
+    engine = create_engine(f"sqlite+aiosqlite:///{path}", sqlite_process=True, **options)
     assert isinstance(engine, SingleWriterEngine)
     await create_schema(engine)
     return engine
 
 
 @pytest.fixture
-async def writing(tmp_path: Path) -> AsyncIterator[tuple[SingleWriterEngine, ProcessWriter, Path]]:
-    """An engine whose write process takes rows, the process, and the database file."""
+async def writing(tmp_path: Path) -> AsyncIterator[tuple[SingleWriterEngine, SqliteProcess, Path]]:
+    """An engine whose SQLite process takes rows, the process, and the database file."""
     path = tmp_path / "tokens.db"
     engine = await open_engine(path)
     try:
-        yield engine, await ready_writer(engine), path
+        yield engine, await ready_process(engine), path
     finally:
         await engine.dispose()
 
@@ -108,7 +111,7 @@ def command_line(pid: int) -> str:
 async def test_saves_are_committed_by_the_child_before_they_return(writing, monkeypatch):
     engine, writer, path = writing
     assert writer.pid is not None and writer.pid != os.getpid()
-    assert "tokensmith/stores/sql/write_process.py" in command_line(writer.pid)
+    assert "tokensmith/stores/sql/sqlite_process.py" in command_line(writer.pid)
     no_thread_writes(monkeypatch)
     store = SqlGrantStore(engine)
     keys = [f"k{n}" for n in range(300)]
@@ -161,7 +164,7 @@ async def test_a_busy_database_fails_the_batch_as_unavailable_and_none_hangs(tmp
     engine = await open_engine(path, sqlite_busy_timeout_ms=50)
     other = sqlite3.connect(path, isolation_level=None)
     try:
-        await ready_writer(engine)
+        await ready_process(engine)
         store = SqlGrantStore(engine)
         other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
         saves = [store.save(record(f"busy{n}")) for n in range(10)]
@@ -202,7 +205,7 @@ async def test_a_killed_child_fails_what_it_held_then_the_thread_writes_and_anot
     await store.save(record("on-the-thread"))  # meanwhile the worker's thread writes
     assert "on-the-thread" in stored(path)
     await asyncio.sleep(0.6)
-    second = await ready_writer(engine)
+    second = await ready_process(engine)
     assert second is not writer and second.pid not in (None, writer.pid)
     await store.save(record("second-child"))
     assert "second-child" in stored(path)
@@ -226,7 +229,7 @@ async def test_the_first_saves_are_written_on_the_thread_while_the_child_starts(
         store = SqlGrantStore(engine)
         await store.save(record("first"))  # starts the child, written on the thread
         assert not the_helper(engine).can_take(1)
-        await ready_writer(engine)
+        await ready_process(engine)
         await store.save(record("second"))
         assert set(stored(path)) == {"first", "second"}
     finally:
@@ -315,7 +318,7 @@ async def test_other_writes_take_their_turn_beside_the_child(writing):
 async def test_closing_the_engine_ends_the_child_after_its_last_answer(tmp_path, monkeypatch):
     path = tmp_path / "closing.db"
     engine = await open_engine(path)
-    writer = await ready_writer(engine)
+    writer = await ready_process(engine)
     no_thread_writes(monkeypatch)
     store = SqlGrantStore(engine)
     saving = asyncio.gather(*(store.save(record(f"z{n}")) for n in range(200)))
@@ -329,12 +332,17 @@ async def test_closing_the_engine_ends_the_child_after_its_last_answer(tmp_path,
     assert len(stored(path)) == 200
 
 
-def test_the_child_reads_frames_split_anywhere_and_answers_each(tmp_path):
-    path = tmp_path / "frames.db"
+def table_t(path: Path) -> Path:
+    """A database file with one table, t (k TEXT PRIMARY KEY, n INTEGER)."""
     connection = sqlite3.connect(path)
     connection.execute("CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER)")
     connection.commit()
     connection.close()
+    return path
+
+
+def test_the_child_reads_frames_split_anywhere_and_answers_each(tmp_path):
+    path = table_t(tmp_path / "frames.db")
     sql = b"INSERT INTO t (k, n) VALUES (?, ?)"
     opening = orjson.dumps([str(path), 1.0, ["PRAGMA journal_mode=WAL"]])
     first = orjson.dumps([["a", 1], ["b", 2]])
@@ -361,9 +369,11 @@ def test_the_child_reads_frames_split_anywhere_and_answers_each(tmp_path):
     ]
 
     writer = Writer(*orjson.loads(frames[0][3]))
-    answers = writer.answers(
-        [(0, 3, orjson.loads(frames[2][3])), (1, 3, orjson.loads(frames[3][3]))],
-        {3: frames[1][3].decode()},
+    answers = b"".join(
+        writer.answers(
+            [(0, 3, orjson.loads(frames[2][3])), (1, 3, orjson.loads(frames[3][3]))],
+            {3: frames[1][3].decode()},
+        )
     )
 
     status, sequence, length = ANSWER.unpack_from(answers)
@@ -378,9 +388,9 @@ def test_the_child_reads_frames_split_anywhere_and_answers_each(tmp_path):
 
 async def test_the_worker_reads_answers_split_anywhere():
     loop = asyncio.get_running_loop()
-    writer = ProcessWriter(Path("unused.db"), 1.0, [], wrote=lambda: None)
+    writer = SqliteProcess(Path("unused.db"), 1.0, [], wrote=lambda: None)
     callers = [[loop.create_future() for _ in range(2)] for _ in range(3)]
-    writer._in_flight.extend(("INSERT ...", frame) for frame in callers)
+    writer._in_flight.extend(("INSERT ...", frame, None, []) for frame in callers)
     refused = orjson.dumps([None, "UNIQUE constraint failed: t.k"])
     failure = b"OperationalError: database is locked"
     stream = (
@@ -404,16 +414,16 @@ async def test_the_worker_reads_answers_split_anywhere():
 
 
 async def test_rows_after_the_end_are_not_written_but_handed_back(tmp_path):
-    writer = ProcessWriter(tmp_path / "x.db", 1.0, [], wrote=lambda: None)
+    writer = SqliteProcess(tmp_path / "x.db", 1.0, [], wrote=lambda: None)
     writer.process_exited()  # never started: ended
     pending = writer.insert("INSERT ...", ("k",))
-    with pytest.raises(NotWritten):
+    with pytest.raises(NotSent):
         await pending
 
 
 def test_a_batch_the_child_cannot_run_is_answered_failed(tmp_path):
     writer = Writer(str(tmp_path / "odd.db"), 1.0, [])
-    answers = writer.answers([(7, 5, [["a"]])], {})  # no statement in slot 5
+    answers = b"".join(writer.answers([(7, 5, [["a"]])], {}))  # no statement in slot 5
     status, sequence, _length = ANSWER.unpack_from(answers)
     assert (status, sequence) == (FAILED, 7)
     assert answers[ANSWER.size :].startswith(b"KeyError")
@@ -421,5 +431,87 @@ def test_a_batch_the_child_cannot_run_is_answered_failed(tmp_path):
 
 
 def test_the_child_imports_nothing_of_tokensmith():
-    source = Path(write_process.__file__).read_text()
+    source = Path(sqlite_process.__file__).read_text()
     assert "import tokensmith" not in source and "from tokensmith" not in source
+
+
+def no_thread_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make a batched lookup on a reader thread fail: rows can only come from the child."""
+
+    async def refused(*_args: object) -> None:
+        raise AssertionError("read on a reader thread")
+
+    monkeypatch.setattr(lookups, "run_read", refused)
+
+
+async def test_lookups_are_read_by_the_child(writing, monkeypatch):
+    engine, _writer, _path = writing
+    store = SqlGrantStore(engine)
+    keys = [f"r{n}" for n in range(600)]  # more than one SELECT's worth of keys
+    await asyncio.gather(*(store.save(record(key)) for key in keys))
+    no_thread_reads(monkeypatch)
+
+    found = await asyncio.gather(
+        *(store.find(key, GrantKind.ACCESS_TOKEN) for key in [*keys, "absent", "r7"])
+    )
+
+    assert [grant.data if grant else None for grant in found] == [
+        *({"n": key} for key in keys),
+        None,
+        {"n": "r7"},
+    ]
+    assert found[0] is not None and found[0].expires_at == 2**31 - 1
+
+
+async def test_a_lookup_sees_what_was_stored_and_consumed_before_it(writing, monkeypatch):
+    engine, _writer, _path = writing
+    store = SqlGrantStore(engine)
+    no_thread_reads(monkeypatch)
+    await store.save(record("seen"))
+    assert (await store.find("seen", GrantKind.ACCESS_TOKEN)) is not None
+    await store.consume("seen", GrantKind.ACCESS_TOKEN, 1234)  # on the writer thread
+    found = await store.find("seen", GrantKind.ACCESS_TOKEN)
+    assert found is not None and found.consumed_at == 1234
+
+
+async def test_a_lookup_held_by_a_killed_child_is_told_to_retry(writing):
+    engine, writer, _path = writing
+    store = SqlGrantStore(engine)
+    await store.save(record("kept"))
+    with stopped_process(writer.pid):
+        finding = asyncio.gather(store.find("kept", GrantKind.ACCESS_TOKEN), return_exceptions=True)
+        await asyncio.sleep(0.1)
+        assert writer.pid is not None
+        os.kill(writer.pid, signal.SIGKILL)
+        outcome = await asyncio.wait_for(finding, READY_SECONDS)
+    assert isinstance(outcome[0], db.OperationalError) and database_unavailable(outcome[0])
+    found = await store.find("kept", GrantKind.ACCESS_TOKEN)  # the reader thread now
+    assert found is not None and found.data == {"n": "kept"}
+
+
+def test_only_tables_the_driver_reads_as_they_are_are_read_by_the_child(tmp_path):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'kinds.db'}")
+    select = lookups.DriverSelect.for_sqlite(engine, grants, grants.c.key)
+    assert select is not None and select.sql.rstrip().endswith("IN")
+    assert select.row(
+        ["k", "access_token", None, None, None, None, '{"a": [1]}', 1, 2, None, None]
+    )["data"] == {"a": [1]}
+    assert lookups.DriverSelect.for_sqlite(engine, users, users.c.subject_id) is None  # booleans
+    memory = create_engine("sqlite+aiosqlite:///:memory:")
+    assert lookups.DriverSelect.for_sqlite(memory, grants, grants.c.key) is None
+
+
+def test_a_read_s_selects_run_after_its_inserts_and_answers_keep_their_order(tmp_path):
+    path = table_t(tmp_path / "order.db")
+    writer = Writer(str(path), 1.0, [])
+    statements = {1: "INSERT INTO t (k, n) VALUES (?, ?)", 2: "SELECT k, n FROM t WHERE k IN "}
+    asked = [
+        (SELECT, 0, 2, ["a"]),
+        (INSERT, 1, 1, [["a", 1], ["b", 2]]),
+        (SELECT, 2, 2, ["b", "absent", "a"]),
+    ]
+    answers = writer.answer_in_order(asked, statements)
+    statuses = [ANSWER.unpack_from(answer)[:2] for answer in answers]
+    assert statuses == [(FOUND, 0), (WRITTEN, 1), (FOUND, 2)]
+    assert orjson.loads(answers[0][ANSWER.size :]) == [["a", 1]]
+    assert sorted(orjson.loads(answers[2][ANSWER.size :])) == [["a", 1], ["b", 2]]

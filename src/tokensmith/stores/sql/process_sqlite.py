@@ -1,0 +1,220 @@
+"""SqliteProcess: a worker's side of its SQLite process (``sqlite_process.py``).
+
+One per event loop and engine, started by ``SingleWriterEngine`` on the loop's
+first insert or lookup when the ``sqlite_process`` setting is on. ``GroupCommit``
+hands it rows whose statement the driver takes as they are (``DriverInsert``):
+the rows of one turn of the event loop go to the child in one write, and each
+caller returns once the child says its row is committed, or raises what the
+database said: ``IntegrityError`` for a row a constraint refused (the others
+of the batch are written), ``OperationalError`` and its kin for a batch that
+was not. ``KeyedLookup`` hands it keys (``find``) for tables whose rows the
+driver gives back as they are (``DriverSelect``): a turn's keys go in one
+SELECT, read after the turn's inserts are committed.
+
+Until the child is ready, and whenever it has too many batches unanswered,
+``GroupCommit`` writes on the worker's writer thread and ``KeyedLookup`` reads
+on its reader thread, as before. A row or key not yet sent when the child ended
+gets ``NotSent``, and goes to the thread. A batch sent and not answered when the
+child ended (killed, hung past ``answer_seconds``) may or may not have been
+committed: its callers get ``OperationalError``, a 503 asking the client to try
+again, as a lost database connection would give (a lookup too, for simplicity).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import orjson
+from sqlalchemy import exc as db
+
+from tokensmith.helper_process import HelperProcess
+from tokensmith.stores.sql import sqlite_process
+from tokensmith.stores.sql.sqlite_process import (
+    FOUND,
+    INSERT,
+    OPEN,
+    REQUEST,
+    ROWS,
+    SELECT,
+    STATEMENT,
+    WRITTEN,
+)
+
+if TYPE_CHECKING:
+    from tokensmith.stores.sql.lookups import DriverSelect
+
+__all__ = ["NotSent", "SqliteProcess"]
+
+logger = logging.getLogger(__name__)
+
+InFlight = tuple[str, list["asyncio.Future[Any]"], "DriverSelect | None", list[Any]]
+"""A frame sent: its SQL, its callers in order, and for a SELECT the statement and each
+caller's key (an INSERT: None and no keys)."""
+
+MAX_KEYS = 500
+"""Keys per SELECT frame at most (SQLite allows 32,766 parameters)."""
+
+_ERRORS: dict[str, tuple[type[db.DBAPIError], type[sqlite3.Error]]] = {
+    "OperationalError": (db.OperationalError, sqlite3.OperationalError),
+    "IntegrityError": (db.IntegrityError, sqlite3.IntegrityError),
+    "DataError": (db.DataError, sqlite3.DataError),
+    "ProgrammingError": (db.ProgrammingError, sqlite3.ProgrammingError),
+    "InterfaceError": (db.InterfaceError, sqlite3.InterfaceError),
+}
+"""A failure the child names, as the SQLAlchemy error the thread's write would raise."""
+
+
+class NotSent(Exception):
+    """The process ended before this row or key was sent: write or read it another way."""
+
+
+class SqliteProcess(HelperProcess[InFlight]):
+    script: ClassVar[str] = sqlite_process.__file__
+    what: ClassVar[str] = "the SQLite process"
+    unanswered: ClassVar[str] = "%d batches unanswered, which may or may not be committed"
+    max_in_flight: ClassVar[int] = 64
+
+    def __init__(
+        self, database: Path, busy_timeout: float, pragmas: list[str], wrote: Callable[[], None]
+    ) -> None:
+        """``wrote``: called after each commit (the engine's WAL checkpointer)."""
+        super().__init__(_fail_unanswered, logger)
+        self._opening = orjson.dumps([str(database), busy_timeout, pragmas])
+        self._wrote = wrote
+        # The child waits up to the busy timeout for its turn and as long again for
+        # SQLite's lock, twice when a constraint sends it row by row; only silence well
+        # past that means it is stuck.
+        self.answer_seconds = 4 * busy_timeout + 5.0
+        self._slots: dict[str, int] = {}
+        self._pending: list[tuple[str, bytes, asyncio.Future[None]]] = []
+        self._lookups: list[tuple[DriverSelect, Any, asyncio.Future[Any]]] = []
+
+    async def start(self) -> None:
+        await super().start()
+        if not self.ended:
+            self.write(REQUEST.pack(OPEN, 0, 0, len(self._opening)) + self._opening)
+
+    def insert(self, sql: str, row: tuple[Any, ...]) -> asyncio.Future[None]:
+        """A future set once ``row`` is committed; the turn's rows go to the child together.
+
+        A row that cannot be sent (a value JSON cannot carry) raises here, for its caller.
+        """
+        encoded = orjson.dumps(row)
+        done: asyncio.Future[None] = self._next_call()
+        self._pending.append((sql, encoded, done))
+        return done
+
+    def find(self, select: DriverSelect, key: str) -> asyncio.Future[dict[str, Any] | None]:
+        """A future set to the row whose key column is ``key`` (or None), read after every
+        row sent before it was committed; the turn's keys go to the child together."""
+        found: asyncio.Future[dict[str, Any] | None] = self._next_call()
+        self._lookups.append((select, key, found))
+        return found
+
+    def _next_call(self) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        if not self._pending and not self._lookups:
+            loop.call_soon(self._send_pending)
+        return loop.create_future()
+
+    def _send_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        lookups, self._lookups = self._lookups, []
+        calls = [done for _, _, done in pending] + [found for _, _, found in lookups]
+        try:
+            if not self.taking:  # it ended, or is being closed: nothing was sent
+                _settle(calls, NotSent())
+                return
+            self._send(pending, lookups)
+        except BaseException as exc:  # nobody of the turn is left waiting
+            _settle(calls, exc if isinstance(exc, Exception) else NotSent())
+            raise
+
+    def _send(
+        self,
+        pending: list[tuple[str, bytes, asyncio.Future[None]]],
+        lookups: list[tuple[DriverSelect, Any, asyncio.Future[Any]]],
+    ) -> None:
+        """The turn's inserts, then its lookups, which the child answers after the inserts'
+        commit: a caller that stored a row and then looks it up in one turn finds it."""
+        frames: list[bytes] = []
+        sent: list[InFlight] = []
+        inserts: dict[str, list[tuple[bytes, asyncio.Future[None]]]] = {}
+        for sql, encoded, done in pending:
+            if not done.cancelled():
+                inserts.setdefault(sql, []).append((encoded, done))
+        for sql, rows in inserts.items():
+            body = b"[" + b",".join(encoded for encoded, _ in rows) + b"]"
+            self._frame(frames, INSERT, sql, len(sent), body)
+            sent.append((sql, [done for _, done in rows], None, []))
+        selects: dict[DriverSelect, list[tuple[Any, asyncio.Future[Any]]]] = {}
+        for select, key, found in lookups:
+            if not found.cancelled():
+                selects.setdefault(select, []).append((key, found))
+        for select, asked in selects.items():
+            for at in range(0, len(asked), MAX_KEYS):
+                part = asked[at : at + MAX_KEYS]
+                keys = [key for key, _ in part]
+                self._frame(frames, SELECT, select.sql, len(sent), orjson.dumps(list(set(keys))))
+                sent.append((select.sql, [found for _, found in part], select, keys))
+        self.send(sent, b"".join(frames))
+
+    def _frame(self, frames: list[bytes], kind: bytes, sql: str, nth: int, body: bytes) -> None:
+        """Append a request frame (the ``nth`` of this write) and, the first time, its SQL."""
+        slot = self._slots.get(sql)
+        if slot is None:
+            slot = self._slots[sql] = len(self._slots)
+            text = sql.encode()
+            frames += (REQUEST.pack(STATEMENT, slot, 0, len(text)), text)
+        sequence = (self.next_sequence + nth) & 0xFFFFFFFF
+        frames += (REQUEST.pack(kind, slot, sequence, len(body)), body)
+
+    def on_answer(self, item: InFlight, status: int, body: bytes) -> None:
+        sql, callers, select, keys = item
+        if status == FOUND and select is not None:
+            found = {row[select.key_index]: select.row(row) for row in orjson.loads(body)}
+            for done, key in zip(callers, keys, strict=True):
+                if not done.done():
+                    done.set_result(found.get(key))
+            return
+        if status not in (WRITTEN, ROWS) or select is not None:
+            error = _database_error(sql, body.decode(errors="replace"))
+            for done in callers:
+                if not done.done():
+                    done.set_exception(error)
+            return
+        self._wrote()
+        refused = orjson.loads(body) if status == ROWS else [None] * len(callers)
+        for done, reason in zip(callers, refused, strict=True):
+            if done.done():  # cancelled meanwhile; its row is written all the same
+                continue
+            if reason is None:
+                done.set_result(None)
+            else:
+                done.set_exception(_database_error(sql, f"IntegrityError: {reason}"))
+
+
+def _database_error(sql: str, failure: str) -> db.DBAPIError:
+    """The child's "ClassName: message" as SQLAlchemy's error wrapping the driver's."""
+    name, _, message = failure.partition(": ")
+    error, driver_error = _ERRORS.get(name, (db.DatabaseError, sqlite3.DatabaseError))
+    return error(sql, None, driver_error(message))
+
+
+def _fail_unanswered(unanswered: list[InFlight]) -> None:
+    for sql, callers, _select, _keys in unanswered:
+        error = _database_error(sql, "OperationalError: the SQLite process ended before answering")
+        for done in callers:
+            if not done.done():
+                done.set_exception(error)
+
+
+def _settle(calls: list[asyncio.Future[Any]], error: Exception) -> None:
+    for done in calls:
+        if not done.done():
+            done.set_exception(error)
