@@ -5,7 +5,7 @@ another thread run only while the event loop lets go of it, which under load it
 hardly does (docs/performance.md). Work that needs no Python objects of the
 worker's, only bytes in and bytes out, can run in a child process instead, on
 another core: ES256 signatures (``keys/signing_process.py``) and SQLite inserts
-(``stores/sql/sqlite_process.py``). Both children share this protocol:
+and lookups (``stores/sql/sqlite_process.py``). Both children share this protocol:
 
 - the child is ``python -P <its script>``, importing the standard library and
   what its job needs, never the tokensmith package (900 ms and 88 MB);
@@ -20,8 +20,8 @@ This class keeps what was sent and not yet answered (``Item``, one per request
 frame), matches answers to it by order and checks their sequence numbers, and
 watches the child: a child that ends, answers out of order or answers nothing
 for ``answer_seconds`` while it holds requests is ended, and what it held goes
-to ``take_over``, which does it in the worker (signatures) or fails it (writes
-whose commit is unknown). ``LoopHelper`` keeps one such process per event loop
+to ``take_over``, which does it in the worker (signatures, lookups) or fails it
+(writes whose commit is unknown). ``LoopHelper`` keeps one such process per event loop
 and starts another a while after one ended.
 """
 

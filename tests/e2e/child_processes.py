@@ -1,4 +1,4 @@
-"""A served worker's helper processes (signing, SQLite writes), found and held from outside."""
+"""A served worker's helper processes (signing, SQLite), found and held from outside."""
 
 from __future__ import annotations
 

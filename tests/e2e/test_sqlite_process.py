@@ -44,7 +44,7 @@ def opaque_tokens_resolve(server: RunningServer, count: int) -> None:
             assert introspected["client_id"] == "orders-service"
 
 
-def test_tokens_stored_by_the_write_process_resolve(server_factory, sqlite_only):
+def test_tokens_stored_and_introspected_through_the_child_resolve(server_factory, sqlite_only):
     server = server_factory('sqlite_process = "on"\n' + OPAQUE_CONFIG)
     pid = held_then_continued(server, SCRIPT, opaque_tokens_resolve)
     opaque_tokens_resolve(server, 100)
@@ -54,7 +54,7 @@ def test_tokens_stored_by_the_write_process_resolve(server_factory, sqlite_only)
     assert not Path(f"/proc/{pid}").exists()  # it ended with the server
 
 
-def test_requests_held_by_a_killed_write_process_are_told_to_retry(server_factory, sqlite_only):
+def test_requests_held_by_a_killed_sqlite_process_are_told_to_retry(server_factory, sqlite_only):
     server = server_factory('sqlite_process = "on"\n' + OPAQUE_CONFIG)
     outcomes = held_then_killed(server, SCRIPT, opaque_tokens_resolve)
     # What the child held is a 503 (stored or not, nobody knows); a request that had not

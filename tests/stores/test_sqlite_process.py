@@ -474,19 +474,96 @@ async def test_a_lookup_sees_what_was_stored_and_consumed_before_it(writing, mon
     assert found is not None and found.consumed_at == 1234
 
 
-async def test_a_lookup_held_by_a_killed_child_is_told_to_retry(writing):
+async def test_a_lookup_held_by_a_killed_child_is_read_again_on_the_thread(writing):
     engine, writer, _path = writing
     store = SqlGrantStore(engine)
     await store.save(record("kept"))
     with stopped_process(writer.pid):
-        finding = asyncio.gather(store.find("kept", GrantKind.ACCESS_TOKEN), return_exceptions=True)
+        finding = asyncio.ensure_future(store.find("kept", GrantKind.ACCESS_TOKEN))
         await asyncio.sleep(0.1)
+        assert not finding.done()  # the stopped child holds it
         assert writer.pid is not None
         os.kill(writer.pid, signal.SIGKILL)
-        outcome = await asyncio.wait_for(finding, READY_SECONDS)
-    assert isinstance(outcome[0], db.OperationalError) and database_unavailable(outcome[0])
-    found = await store.find("kept", GrantKind.ACCESS_TOKEN)  # the reader thread now
-    assert found is not None and found.data == {"n": "kept"}
+        found = await asyncio.wait_for(finding, READY_SECONDS)
+    assert found is not None and found.data == {"n": "kept"}  # a read changes nothing: again
+
+
+async def test_saves_and_lookups_of_one_turn_share_a_write(writing, monkeypatch):
+    engine, _writer, path = writing
+    store = SqlGrantStore(engine)
+    await store.save(record("old"))
+    no_thread_writes(monkeypatch)
+    no_thread_reads(monkeypatch)
+    outcomes = await asyncio.gather(
+        store.find("old", GrantKind.ACCESS_TOKEN),
+        store.save(record("new")),
+        store.find("old", GrantKind.ACCESS_TOKEN),  # the same key twice in one SELECT
+        store.find("nowhere", GrantKind.ACCESS_TOKEN),
+        store.save(record("newer")),
+    )
+    assert [getattr(outcome, "key", outcome) for outcome in outcomes] == [
+        "old",
+        None,
+        "old",
+        None,
+        None,
+    ]
+    assert set(stored(path)) == {"old", "new", "newer"}
+    found = await store.find("new", GrantKind.ACCESS_TOKEN)  # committed before this began
+    assert found is not None and found.data == {"n": "new"}
+
+
+async def test_a_cancelled_lookup_does_not_disturb_the_others(writing):
+    engine, writer, _path = writing
+    store = SqlGrantStore(engine)
+    await store.save(record("there"))
+    with stopped_process(writer.pid):
+        gone = asyncio.ensure_future(store.find("there", GrantKind.ACCESS_TOKEN))
+        kept = asyncio.ensure_future(store.find("there", GrantKind.ACCESS_TOKEN))
+        await asyncio.sleep(0.1)
+        gone.cancel()
+    found = await asyncio.wait_for(kept, READY_SECONDS)
+    assert gone.cancelled()
+    assert found is not None and found.key == "there"
+
+
+async def test_the_worker_reads_found_rows_and_failed_lookups():
+    loop = asyncio.get_running_loop()
+    writer = SqliteProcess(Path("unused.db"), 1.0, [], wrote=lambda: None)
+    select = lookups.DriverSelect("SELECT k, d FROM t WHERE k IN ", ("k", "d"), 0, frozenset({1}))
+    asking = [loop.create_future() for _ in range(3)]
+    failing = [loop.create_future()]
+    unreadable = [loop.create_future()]
+    writer._in_flight.extend(
+        [
+            (select.sql, asking, select, ["a", "b", "a"]),
+            (select.sql, failing, select, ["c"]),
+            (select.sql, unreadable, select, ["d"]),
+        ]
+    )
+    rows = orjson.dumps([["a", '{"x": 1}']])
+    failure = b"OperationalError: disk I/O error"
+    stream = (
+        READY
+        + ANSWER.pack(FOUND, 0, len(rows))
+        + rows
+        + ANSWER.pack(FAILED, 1, len(failure))
+        + failure
+        + ANSWER.pack(FOUND, 2, 3)
+        + b"[[["
+    )
+    writer.pipe_data_received(1, stream)
+
+    assert [future.result() for future in asking] == [
+        {"k": "a", "d": {"x": 1}},
+        None,
+        {"k": "a", "d": {"x": 1}},
+    ]
+    with pytest.raises(db.OperationalError, match="disk I/O"):
+        failing[0].result()
+    with pytest.raises(db.DatabaseError):
+        unreadable[0].result()
+    assert not writer.ended  # one frame it could not read is that frame's error
 
 
 def test_only_tables_the_driver_reads_as_they_are_are_read_by_the_child(tmp_path):
@@ -501,17 +578,27 @@ def test_only_tables_the_driver_reads_as_they_are_are_read_by_the_child(tmp_path
     assert lookups.DriverSelect.for_sqlite(memory, grants, grants.c.key) is None
 
 
-def test_a_read_s_selects_run_after_its_inserts_and_answers_keep_their_order(tmp_path):
+def test_a_read_s_selects_run_before_its_inserts_and_answers_keep_their_order(tmp_path):
     path = table_t(tmp_path / "order.db")
     writer = Writer(str(path), 1.0, [])
+    writer.connection.execute("INSERT INTO t VALUES ('z', 26)")
     statements = {1: "INSERT INTO t (k, n) VALUES (?, ?)", 2: "SELECT k, n FROM t WHERE k IN "}
     asked = [
-        (SELECT, 0, 2, ["a"]),
+        (SELECT, 0, 2, ["z", "a"]),
         (INSERT, 1, 1, [["a", 1], ["b", 2]]),
-        (SELECT, 2, 2, ["b", "absent", "a"]),
+        (SELECT, 2, 2, ["b", "absent", "z"]),
     ]
-    answers = writer.answer_in_order(asked, statements)
+    out: list[bytes | str] = []
+    writer.answer(asked, statements, out.append, lambda: out.append("flush"))
+
+    # The leading lookup is answered before the transaction, from what was committed.
+    assert out[1] == "flush"
+    answers = [answer for answer in out if answer != "flush"]
     statuses = [ANSWER.unpack_from(answer)[:2] for answer in answers]
     assert statuses == [(FOUND, 0), (WRITTEN, 1), (FOUND, 2)]
-    assert orjson.loads(answers[0][ANSWER.size :]) == [["a", 1]]
-    assert sorted(orjson.loads(answers[2][ANSWER.size :])) == [["a", 1], ["b", 2]]
+    assert orjson.loads(answers[0][ANSWER.size :]) == [["z", 26]]
+    assert orjson.loads(answers[2][ANSWER.size :]) == [["z", 26]]  # not this read's inserts
+    rows = sqlite3.connect(path).execute("SELECT k FROM t ORDER BY k").fetchall()
+    assert rows == [("a",), ("b",), ("z",)]
+    (later,) = writer.answer_in_order([(SELECT, 3, 2, ["a"])], statements)
+    assert orjson.loads(later[ANSWER.size :]) == [["a", 1]]  # the next read sees them

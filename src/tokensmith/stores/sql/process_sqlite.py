@@ -35,6 +35,7 @@ from sqlalchemy import exc as db
 from tokensmith.helper_process import HelperProcess
 from tokensmith.stores.sql import sqlite_process
 from tokensmith.stores.sql.sqlite_process import (
+    FAILED,
     FOUND,
     INSERT,
     OPEN,
@@ -52,7 +53,7 @@ __all__ = ["NotSent", "SqliteProcess"]
 
 logger = logging.getLogger(__name__)
 
-InFlight = tuple[str, list["asyncio.Future[Any]"], "DriverSelect | None", list[Any]]
+InFlight = tuple[str, list["asyncio.Future[Any]"], "DriverSelect | None", list[str]]
 """A frame sent: its SQL, its callers in order, and for a SELECT the statement and each
 caller's key (an INSERT: None and no keys)."""
 
@@ -76,7 +77,9 @@ class NotSent(Exception):
 class SqliteProcess(HelperProcess[InFlight]):
     script: ClassVar[str] = sqlite_process.__file__
     what: ClassVar[str] = "the SQLite process"
-    unanswered: ClassVar[str] = "%d batches unanswered, which may or may not be committed"
+    unanswered: ClassVar[str] = (
+        "%d batches unanswered (inserts may or may not be committed; lookups are read again)"
+    )
     max_in_flight: ClassVar[int] = 64
 
     def __init__(
@@ -92,7 +95,7 @@ class SqliteProcess(HelperProcess[InFlight]):
         self.answer_seconds = 4 * busy_timeout + 5.0
         self._slots: dict[str, int] = {}
         self._pending: list[tuple[str, bytes, asyncio.Future[None]]] = []
-        self._lookups: list[tuple[DriverSelect, Any, asyncio.Future[Any]]] = []
+        self._lookups: list[tuple[DriverSelect, str, bytes, asyncio.Future[Any]]] = []
 
     async def start(self) -> None:
         await super().start()
@@ -111,9 +114,13 @@ class SqliteProcess(HelperProcess[InFlight]):
 
     def find(self, select: DriverSelect, key: str) -> asyncio.Future[dict[str, Any] | None]:
         """A future set to the row whose key column is ``key`` (or None), read after every
-        row sent before it was committed; the turn's keys go to the child together."""
+        write committed before this call; the turn's keys go to the child together.
+
+        A key that cannot be sent (not JSON text) raises here, for its caller.
+        """
+        encoded = orjson.dumps(key)
         found: asyncio.Future[dict[str, Any] | None] = self._next_call()
-        self._lookups.append((select, key, found))
+        self._lookups.append((select, key, encoded, found))
         return found
 
     def _next_call(self) -> asyncio.Future[Any]:
@@ -125,7 +132,7 @@ class SqliteProcess(HelperProcess[InFlight]):
     def _send_pending(self) -> None:
         pending, self._pending = self._pending, []
         lookups, self._lookups = self._lookups, []
-        calls = [done for _, _, done in pending] + [found for _, _, found in lookups]
+        calls = [done for _, _, done in pending] + [found for *_, found in lookups]
         try:
             if not self.taking:  # it ended, or is being closed: nothing was sent
                 _settle(calls, NotSent())
@@ -138,12 +145,25 @@ class SqliteProcess(HelperProcess[InFlight]):
     def _send(
         self,
         pending: list[tuple[str, bytes, asyncio.Future[None]]],
-        lookups: list[tuple[DriverSelect, Any, asyncio.Future[Any]]],
+        lookups: list[tuple[DriverSelect, str, bytes, asyncio.Future[Any]]],
     ) -> None:
-        """The turn's inserts, then its lookups, which the child answers after the inserts'
-        commit: a caller that stored a row and then looks it up in one turn finds it."""
+        """The turn's lookups, then its inserts, in one write: the child answers the
+        lookups first, without waiting for the inserts' transaction."""
         frames: list[bytes] = []
         sent: list[InFlight] = []
+        selects: dict[DriverSelect, list[tuple[str, bytes, asyncio.Future[Any]]]] = {}
+        for select, key, encoded, found in lookups:
+            if not found.cancelled():
+                selects.setdefault(select, []).append((key, encoded, found))
+        for select, asked in selects.items():
+            for at in range(0, len(asked), MAX_KEYS):
+                part = asked[at : at + MAX_KEYS]
+                unique = {key: encoded for key, encoded, _ in part}
+                body = b"[" + b",".join(unique.values()) + b"]"
+                self._frame(frames, SELECT, select.sql, len(sent), body)
+                sent.append(
+                    (select.sql, [found for *_, found in part], select, [p[0] for p in part])
+                )
         inserts: dict[str, list[tuple[bytes, asyncio.Future[None]]]] = {}
         for sql, encoded, done in pending:
             if not done.cancelled():
@@ -152,16 +172,6 @@ class SqliteProcess(HelperProcess[InFlight]):
             body = b"[" + b",".join(encoded for encoded, _ in rows) + b"]"
             self._frame(frames, INSERT, sql, len(sent), body)
             sent.append((sql, [done for _, done in rows], None, []))
-        selects: dict[DriverSelect, list[tuple[Any, asyncio.Future[Any]]]] = {}
-        for select, key, found in lookups:
-            if not found.cancelled():
-                selects.setdefault(select, []).append((key, found))
-        for select, asked in selects.items():
-            for at in range(0, len(asked), MAX_KEYS):
-                part = asked[at : at + MAX_KEYS]
-                keys = [key for key, _ in part]
-                self._frame(frames, SELECT, select.sql, len(sent), orjson.dumps(list(set(keys))))
-                sent.append((select.sql, [found for _, found in part], select, keys))
         self.send(sent, b"".join(frames))
 
     def _frame(self, frames: list[bytes], kind: bytes, sql: str, nth: int, body: bytes) -> None:
@@ -177,11 +187,15 @@ class SqliteProcess(HelperProcess[InFlight]):
     def on_answer(self, item: InFlight, status: int, body: bytes) -> None:
         sql, callers, select, keys = item
         if status == FOUND and select is not None:
-            found = {row[select.key_index]: select.row(row) for row in orjson.loads(body)}
-            for done, key in zip(callers, keys, strict=True):
-                if not done.done():
-                    done.set_result(found.get(key))
-            return
+            try:
+                found = {row[select.key_index]: select.row(row) for row in orjson.loads(body)}
+            except Exception as exc:  # rows this worker cannot read: this lookup's error
+                body, status = f"DataError: {exc}".encode(), FAILED
+            else:
+                for done, key in zip(callers, keys, strict=True):
+                    if not done.done():
+                        done.set_result(found.get(key))
+                return
         if status not in (WRITTEN, ROWS) or select is not None:
             error = _database_error(sql, body.decode(errors="replace"))
             for done in callers:
@@ -207,8 +221,14 @@ def _database_error(sql: str, failure: str) -> db.DBAPIError:
 
 
 def _fail_unanswered(unanswered: list[InFlight]) -> None:
-    for sql, callers, _select, _keys in unanswered:
-        error = _database_error(sql, "OperationalError: the SQLite process ended before answering")
+    """Inserts: a 503, committed or not; lookups, which change nothing: asked again on the
+    reader thread (``NotSent``)."""
+    for sql, callers, select, _keys in unanswered:
+        error: Exception = (
+            NotSent()
+            if select is not None
+            else _database_error(sql, "OperationalError: the SQLite process ended before answering")
+        )
         for done in callers:
             if not done.done():
                 done.set_exception(error)

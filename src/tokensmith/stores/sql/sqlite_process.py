@@ -11,7 +11,8 @@ child commits everything that has arrived by the time it reads (one
 transaction, ``executemany`` per statement) and answers each batch, and the
 worker's loop goes on serving requests meanwhile. Lookups by key (a token's
 record at introspection, on the token endpoint) are read here the same way,
-the keys of a turn in one SELECT, after the inserts sent before them commit.
+the keys of a turn in one SELECT per table, before the read's inserts: a
+lookup sees what was committed before it was sent.
 
 This module is the wire format both sides share and the child's main loop
 (``main``, run as ``python -P .../tokensmith/stores/sql/sqlite_process.py``, so
@@ -36,8 +37,8 @@ Frames to the child, on its stdin, are a ``REQUEST`` header and a body:
   gets one ``?`` per key. Answered ``FOUND`` with JSON of the rows found (arrays
   in the SELECT's column order), or ``FAILED``.
 
-The frames of one read are answered in their order; its inserts are written
-first, in one transaction, and its selects run after that commit. Each
+The frames of one read are answered in their order; its selects run first,
+then its inserts are written in one transaction (``Writer.answer``). Each
 transaction takes the write turns of ``write_turns.py`` first, as the worker's
 own writer thread does (the file is loaded by its path, not through the
 tokensmith package).
@@ -52,7 +53,7 @@ import signal
 import sqlite3
 import struct
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -74,10 +75,10 @@ __all__ = [
 ]
 
 REQUEST = struct.Struct(">cHII")
-"""A frame's header: its kind, the statement's slot, the ``INSERT`` frame's sequence
-number (0, 1, 2, ... modulo 2**32; 0 for the others), the body's length."""
+"""A frame's header: its kind, the statement's slot, the ``INSERT`` or ``SELECT`` frame's
+sequence number (0, 1, 2, ... modulo 2**32; 0 for the others), the body's length."""
 ANSWER = struct.Struct(">BII")
-"""An answer's header: ``WRITTEN``, ``ROWS`` or ``FAILED``, the ``INSERT`` frame's
+"""An answer's header: ``WRITTEN``, ``ROWS``, ``FOUND`` or ``FAILED``, the request frame's
 sequence number, the body's length (``helper_process.ANSWER``)."""
 OPEN = b"O"
 STATEMENT = b"Q"
@@ -119,7 +120,7 @@ def main() -> None:
                 raise SystemExit("SQLite process: a request came before OPEN")
         if asked:
             assert writer is not None
-            answers.write(b"".join(writer.answer_in_order(asked, statements)))
+            writer.answer(asked, statements, answers.write, answers.flush)
             answers.flush()
 
 
@@ -138,7 +139,7 @@ def whole_frames(data: bytes) -> tuple[list[tuple[bytes, int, int, bytes]], byte
 
 
 class Writer:
-    """The child's connection, and the transaction that writes a read's worth of frames."""
+    """The child's connection: the lookups and the one transaction of a read's frames."""
 
     def __init__(self, database: str, busy_timeout: float, pragmas: list[str]) -> None:
         # Autocommit mode: the transactions below are spelt out.
@@ -150,15 +151,40 @@ class Writer:
     def answer_in_order(
         self, asked: list[tuple[bytes, int, int, Any]], statements: dict[int, str]
     ) -> list[bytes]:
-        """One answer per ``INSERT`` or ``SELECT`` frame, in their order. The inserts are
-        written first, together; each select runs after that commit, so it sees every row
-        whose insert was sent before it."""
-        inserts = [(sequence, slot, rows) for kind, sequence, slot, rows in asked if kind == INSERT]
-        written = iter(self.answers(inserts, statements) if inserts else [])
-        return [
-            next(written) if kind == INSERT else self.found(sequence, statements.get(slot), keys)
+        """One answer per ``INSERT`` or ``SELECT`` frame, in their order (see ``answer``)."""
+        answers: list[bytes] = []
+        self.answer(asked, statements, answers.append)
+        return answers
+
+    def answer(
+        self,
+        asked: list[tuple[bytes, int, int, Any]],
+        statements: dict[int, str],
+        send: Callable[[bytes], object],
+        flush: Callable[[], object] = lambda: None,
+    ) -> None:
+        """``send`` one answer per frame, in their order.
+
+        The selects run first, before the inserts' transaction: a lookup need see only
+        what was committed before it was sent, and no insert of this read was (none is
+        answered yet). Answers to the selects that come before the first insert go out
+        (``flush``) before the transaction, so a lookup never waits for a write.
+        """
+        found = {
+            sequence: self.found(sequence, statements.get(slot), keys)
             for kind, sequence, slot, keys in asked
-        ]
+            if kind == SELECT
+        }
+        inserts = [(sequence, slot, rows) for kind, sequence, slot, rows in asked if kind == INSERT]
+        first_insert = next((n for n, (kind, *_) in enumerate(asked) if kind == INSERT), None)
+        for _kind, sequence, _, _ in asked[:first_insert]:
+            send(found[sequence])
+        if first_insert is None:
+            return
+        flush()
+        written = iter(self.answers(inserts, statements))
+        for kind, sequence, _, _ in asked[first_insert:]:
+            send(next(written) if kind == INSERT else found[sequence])
 
     def found(self, sequence: int, query: str | None, keys: list[Any]) -> bytes:
         """``FOUND`` with the rows of ``query`` (a SELECT ending in ``IN``) for ``keys``."""
@@ -167,7 +193,8 @@ class Writer:
                 raise KeyError("no SELECT in this slot")
             placeholders = "(" + ",".join("?" * len(keys)) + ")"
             rows = self.connection.execute(query + placeholders, keys).fetchall()
-            body = json.dumps(rows).encode()
+            # allow_nan=False: a REAL infinity would be JSON the worker cannot read.
+            body = json.dumps(rows, allow_nan=False).encode()
         except Exception as exc:
             return _failed([(sequence, 0, [])], exc)[0]
         return ANSWER.pack(FOUND, sequence, len(body)) + body
