@@ -36,7 +36,7 @@ from tokensmith.stores.sql.sqlite_process import (
     SELECT,
     STATEMENT,
     WRITTEN,
-    Writer,
+    Database,
     whole_frames,
 )
 from tokensmith.stores.sql.tables import grants, users
@@ -368,7 +368,7 @@ def test_the_child_reads_frames_split_anywhere_and_answers_each(tmp_path):
         (INSERT, 3, 1),
     ]
 
-    writer = Writer(*orjson.loads(frames[0][3]))
+    writer = Database(*orjson.loads(frames[0][3]))
     answers = b"".join(
         writer.answers(
             [(0, 3, orjson.loads(frames[2][3])), (1, 3, orjson.loads(frames[3][3]))],
@@ -422,7 +422,7 @@ async def test_rows_after_the_end_are_not_written_but_handed_back(tmp_path):
 
 
 def test_a_batch_the_child_cannot_run_is_answered_failed(tmp_path):
-    writer = Writer(str(tmp_path / "odd.db"), 1.0, [])
+    writer = Database(str(tmp_path / "odd.db"), 1.0, [])
     answers = b"".join(writer.answers([(7, 5, [["a"]])], {}))  # no statement in slot 5
     status, sequence, _length = ANSWER.unpack_from(answers)
     assert (status, sequence) == (FAILED, 7)
@@ -580,7 +580,7 @@ def test_only_tables_the_driver_reads_as_they_are_are_read_by_the_child(tmp_path
 
 def test_a_read_s_selects_run_before_its_inserts_and_answers_keep_their_order(tmp_path):
     path = table_t(tmp_path / "order.db")
-    writer = Writer(str(path), 1.0, [])
+    writer = Database(str(path), 1.0, [])
     writer.connection.execute("INSERT INTO t VALUES ('z', 26)")
     statements = {1: "INSERT INTO t (k, n) VALUES (?, ?)", 2: "SELECT k, n FROM t WHERE k IN "}
     asked = [

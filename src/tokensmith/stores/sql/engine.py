@@ -141,8 +141,8 @@ class SingleWriterEngine(AsyncEngine):
         """This loop's SQLite process, when it takes work now (``use_sqlite_process``)."""
         if self._sqlite_processes is None:
             return None
-        writer = self._sqlite_processes.get().current(asyncio.get_running_loop())
-        return writer if writer is not None and writer.can_take(1) else None
+        process = self._sqlite_processes.get().current(asyncio.get_running_loop())
+        return process if process is not None and process.can_take(1) else None
 
     def _wrote(self) -> None:
         if self.checkpointer is not None:
@@ -219,6 +219,11 @@ class SingleWriterEngine(AsyncEngine):
             self._turns.close()
         if self._threaded is not None:
             self._threaded.dispose(close)
+
+
+def sqlite_process_of(engine: AsyncEngine) -> SqliteProcess | None:
+    """``engine``'s SQLite process for this loop, when it has one that takes work now."""
+    return engine.sqlite_process() if isinstance(engine, SingleWriterEngine) else None
 
 
 def _let_go(turns: ProcessWriteTurns, taken: asyncio.Future[Any]) -> None:

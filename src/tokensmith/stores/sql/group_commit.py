@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Connection, Integer, String
+from sqlalchemy import JSON, BigInteger, Connection, Integer, String, TableClause
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Insert
@@ -32,6 +32,7 @@ from tokensmith.stores.sql.engine import (
     SingleWriterEngine,
     json_text,
     run_in_transaction,
+    sqlite_process_of,
     thread_settle_turns,
 )
 from tokensmith.stores.sql.process_sqlite import NotSent, SqliteProcess
@@ -40,8 +41,15 @@ __all__ = ["DriverInsert", "GroupCommit"]
 
 Row = dict[str, Any]
 
-PLAIN_TYPES = (String, Integer, BigInteger)
-"""Column types whose values SQLite's driver takes and gives back as they are (str, int)."""
+# Column types whose values SQLite's driver takes and gives back as they are (str, int).
+_PLAIN_TYPES = (String, Integer, BigInteger)
+
+
+def stored_as_given(table: TableClause) -> bool:
+    """Whether every column of ``table`` is a string, an integer or JSON (stored as text):
+    values the driver takes and gives back without SQLAlchemy's processing but JSON's. The
+    exact types: a subclass (an Enum is a String) may process its values."""
+    return all(type(column.type) in (*_PLAIN_TYPES, JSON) for column in table.columns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +71,11 @@ class DriverInsert:
         if not isinstance(engine, SingleWriterEngine):
             return None
         table = statement.table
-        for column in table.columns:
-            if column.default is not None or column.server_default is not None:
-                return None
-            # The exact types: a subclass (an Enum is a String) may process its values.
-            if type(column.type) not in (*PLAIN_TYPES, JSON):
-                return None
+        if not stored_as_given(table) or any(
+            column.default is not None or column.server_default is not None
+            for column in table.columns
+        ):
+            return None
         compiled = statement.compile(dialect=engine.dialect)
         if compiled.positiontup is None:
             return None
@@ -111,9 +118,7 @@ class GroupCommit:
 
     def _sqlite_process(self) -> SqliteProcess | None:
         """The engine's SQLite process, for a statement the driver takes as it is."""
-        if self._driver_insert is None or not isinstance(self._engine, SingleWriterEngine):
-            return None
-        return self._engine.sqlite_process()
+        return None if self._driver_insert is None else sqlite_process_of(self._engine)
 
     async def _write(self, batch: Batch[Row, None]) -> list[BaseException | None]:
         try:

@@ -23,8 +23,8 @@ from sqlalchemy import JSON, Column, Connection, RowMapping, Table, bindparam, s
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tokensmith.stores.sql.batching import Batch, Batcher
-from tokensmith.stores.sql.engine import SingleWriterEngine, run_read
-from tokensmith.stores.sql.group_commit import PLAIN_TYPES
+from tokensmith.stores.sql.engine import SingleWriterEngine, run_read, sqlite_process_of
+from tokensmith.stores.sql.group_commit import stored_as_given
 from tokensmith.stores.sql.process_sqlite import NotSent
 
 __all__ = ["DriverSelect", "KeyedLookup"]
@@ -47,7 +47,7 @@ class DriverSelect:
         integer or JSON, whose stored values need no SQLAlchemy processing but JSON's."""
         if not isinstance(engine, SingleWriterEngine) or engine.thread_engine is None:
             return None
-        if any(type(column.type) not in (*PLAIN_TYPES, JSON) for column in table.columns):
+        if not stored_as_given(table):
             return None
         # SQLAlchemy's own SQL for the SELECT, cut before its expanding IN list: the
         # process appends one "?" per key.
@@ -88,8 +88,7 @@ class KeyedLookup:
     async def find(self, value: Any) -> Row | None:
         """The row whose column equals ``value``, read after this call began."""
         if self._driver_select is not None and isinstance(value, str):
-            assert isinstance(self._engine, SingleWriterEngine)
-            process = self._engine.sqlite_process()
+            process = sqlite_process_of(self._engine)
             if process is not None:
                 try:
                     return await process.find(self._driver_select, value)

@@ -35,7 +35,6 @@ from sqlalchemy import exc as db
 from tokensmith.helper_process import HelperProcess
 from tokensmith.stores.sql import sqlite_process
 from tokensmith.stores.sql.sqlite_process import (
-    FAILED,
     FOUND,
     INSERT,
     OPEN,
@@ -161,9 +160,8 @@ class SqliteProcess(HelperProcess[InFlight]):
                 unique = {key: encoded for key, encoded, _ in part}
                 body = b"[" + b",".join(unique.values()) + b"]"
                 self._frame(frames, SELECT, select.sql, len(sent), body)
-                sent.append(
-                    (select.sql, [found for *_, found in part], select, [p[0] for p in part])
-                )
+                keys = [key for key, _, _ in part]
+                sent.append((select.sql, [found for *_, found in part], select, keys))
         inserts: dict[str, list[tuple[bytes, asyncio.Future[None]]]] = {}
         for sql, encoded, done in pending:
             if not done.cancelled():
@@ -186,21 +184,11 @@ class SqliteProcess(HelperProcess[InFlight]):
 
     def on_answer(self, item: InFlight, status: int, body: bytes) -> None:
         sql, callers, select, keys = item
-        if status == FOUND and select is not None:
-            try:
-                found = {row[select.key_index]: select.row(row) for row in orjson.loads(body)}
-            except Exception as exc:  # rows this worker cannot read: this lookup's error
-                body, status = f"DataError: {exc}".encode(), FAILED
-            else:
-                for done, key in zip(callers, keys, strict=True):
-                    if not done.done():
-                        done.set_result(found.get(key))
-                return
-        if status not in (WRITTEN, ROWS) or select is not None:
-            error = _database_error(sql, body.decode(errors="replace"))
-            for done in callers:
-                if not done.done():
-                    done.set_exception(error)
+        if select is not None:
+            self._answer_lookups(select, callers, keys, status, body)
+            return
+        if status not in (WRITTEN, ROWS):
+            _settle(callers, _database_error(sql, body.decode(errors="replace")))
             return
         self._wrote()
         refused = orjson.loads(body) if status == ROWS else [None] * len(callers)
@@ -211,6 +199,27 @@ class SqliteProcess(HelperProcess[InFlight]):
                 done.set_result(None)
             else:
                 done.set_exception(_database_error(sql, f"IntegrityError: {reason}"))
+
+    @staticmethod
+    def _answer_lookups(
+        select: DriverSelect,
+        callers: list[asyncio.Future[Any]],
+        keys: list[str],
+        status: int,
+        body: bytes,
+    ) -> None:
+        """Each caller its key's row (or None), or the frame's error to all of them."""
+        if status != FOUND:
+            _settle(callers, _database_error(select.sql, body.decode(errors="replace")))
+            return
+        try:
+            found = {row[select.key_index]: select.row(row) for row in orjson.loads(body)}
+        except Exception as exc:  # rows this worker cannot read: this lookup's error
+            _settle(callers, _database_error(select.sql, f"DataError: {exc}"))
+            return
+        for done, key in zip(callers, keys, strict=True):
+            if not done.done():
+                done.set_result(found.get(key))
 
 
 def _database_error(sql: str, failure: str) -> db.DBAPIError:
@@ -224,14 +233,8 @@ def _fail_unanswered(unanswered: list[InFlight]) -> None:
     """Inserts: a 503, committed or not; lookups, which change nothing: asked again on the
     reader thread (``NotSent``)."""
     for sql, callers, select, _keys in unanswered:
-        error: Exception = (
-            NotSent()
-            if select is not None
-            else _database_error(sql, "OperationalError: the SQLite process ended before answering")
-        )
-        for done in callers:
-            if not done.done():
-                done.set_exception(error)
+        ended = "OperationalError: the SQLite process ended before answering"
+        _settle(callers, NotSent() if select is not None else _database_error(sql, ended))
 
 
 def _settle(calls: list[asyncio.Future[Any]], error: Exception) -> None:

@@ -38,7 +38,7 @@ Frames to the child, on its stdin, are a ``REQUEST`` header and a body:
   in the SELECT's column order), or ``FAILED``.
 
 The frames of one read are answered in their order; its selects run first,
-then its inserts are written in one transaction (``Writer.answer``). Each
+then its inserts are written in one transaction (``Database.answer``). Each
 transaction takes the write turns of ``write_turns.py`` first, as the worker's
 own writer thread does (the file is loaded by its path, not through the
 tokensmith package).
@@ -70,7 +70,7 @@ __all__ = [
     "SELECT",
     "STATEMENT",
     "WRITTEN",
-    "Writer",
+    "Database",
     "main",
 ]
 
@@ -100,7 +100,7 @@ def main() -> None:
     # group; the worker decides when this ends (it closes our stdin, or kills us).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    writer: Writer | None = None
+    database: Database | None = None
     statements: dict[int, str] = {}
     unread = b""
     answers = sys.stdout.buffer  # its write() writes all, however the pipe takes it
@@ -109,18 +109,18 @@ def main() -> None:
         asked: list[tuple[bytes, int, int, Any]] = []
         for kind, slot, sequence, body in frames:
             if kind == OPEN:
-                writer = Writer(*json.loads(body))
+                database = Database(*json.loads(body))
                 answers.write(READY)  # the database is open: send rows
                 answers.flush()
             elif kind == STATEMENT:
                 statements[slot] = body.decode()
-            elif writer is not None:
+            elif database is not None:
                 asked.append((kind, sequence, slot, json.loads(body)))
             else:
                 raise SystemExit("SQLite process: a request came before OPEN")
         if asked:
-            assert writer is not None
-            writer.answer(asked, statements, answers.write, answers.flush)
+            assert database is not None
+            database.answer(asked, statements, answers.write, answers.flush)
             answers.flush()
 
 
@@ -138,7 +138,7 @@ def whole_frames(data: bytes) -> tuple[list[tuple[bytes, int, int, bytes]], byte
     return frames, data[at:]
 
 
-class Writer:
+class Database:
     """The child's connection: the lookups and the one transaction of a read's frames."""
 
     def __init__(self, database: str, busy_timeout: float, pragmas: list[str]) -> None:
@@ -196,7 +196,7 @@ class Writer:
             # allow_nan=False: a REAL infinity would be JSON the worker cannot read.
             body = json.dumps(rows, allow_nan=False).encode()
         except Exception as exc:
-            return _failed([(sequence, 0, [])], exc)[0]
+            return _failed([sequence], exc)[0]
         return ANSWER.pack(FOUND, sequence, len(body)) + body
 
     def answers(self, inserts: list[Insert], statements: dict[int, str]) -> list[bytes]:
@@ -208,7 +208,7 @@ class Writer:
         except sqlite3.IntegrityError:
             return self._answers_row_by_row(inserts, statements)
         except Exception as exc:  # the database's, or a value it cannot take: this read's
-            return _failed(inserts, exc)
+            return _failed([sequence for sequence, _, _ in inserts], exc)
         return [ANSWER.pack(WRITTEN, sequence, 0) for sequence, _, _ in inserts]
 
     def _answers_row_by_row(self, inserts: list[Insert], statements: dict[int, str]) -> list[bytes]:
@@ -220,7 +220,7 @@ class Writer:
                 for _, slot, rows in inserts:
                     refusals.append([self._insert_alone(statements[slot], row) for row in rows])
         except Exception as exc:
-            return _failed(inserts, exc)
+            return _failed([sequence for sequence, _, _ in inserts], exc)
         answers = []
         for (sequence, _, _), refused in zip(inserts, refusals, strict=True):
             if any(reason is not None for reason in refused):
@@ -255,9 +255,10 @@ class Writer:
                 raise
 
 
-def _failed(inserts: list[Insert], exc: Exception) -> list[bytes]:
+def _failed(sequences: list[int], exc: Exception) -> list[bytes]:
+    """``FAILED`` for each of these frames, with ``exc``'s class name and message."""
     reason = f"{type(exc).__name__}: {exc}".encode()
-    return [ANSWER.pack(FAILED, sequence, len(reason)) + reason for sequence, _, _ in inserts]
+    return [ANSWER.pack(FAILED, sequence, len(reason)) + reason for sequence in sequences]
 
 
 def _write_turns(database: Path, timeout: float) -> AbstractContextManager[Any]:
