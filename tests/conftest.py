@@ -7,6 +7,7 @@ import os
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,15 +87,22 @@ async def _admin(statement: str) -> None:
         await connection.close()
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database, whatever TOKENSMITH_TEST_DATABASE says."""
-    name = f"ts_test_{uuid.uuid4().hex[:16]}"
+@contextmanager
+def fresh_postgres_database(prefix: str = "ts_test") -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
     _in_a_thread(_admin(f"CREATE DATABASE {name}"))
     try:
         yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
         _in_a_thread(_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database, whatever TOKENSMITH_TEST_DATABASE says."""
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture
@@ -103,12 +111,8 @@ def database_url() -> Iterator[str | None]:
     if TEST_DATABASE != "postgresql":
         yield None
         return
-    name = f"ts_test_{uuid.uuid4().hex[:16]}"
-    _in_a_thread(_admin(f"CREATE DATABASE {name}"))
-    try:
-        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        _in_a_thread(_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    with fresh_postgres_database() as url:
+        yield url
 
 
 def delete_redis_keys(prefix: str) -> None:
@@ -170,13 +174,25 @@ def client(make_client: Callable[..., TestClient]) -> TestClient:
     return make_client()
 
 
+@pytest.fixture(scope="session")
+def test_process_postgres_url() -> Iterator[str]:
+    """A PostgreSQL database of this test process's own for the whole run.
+
+    The two test processes (pytest-xdist) drop and create the schema of the
+    ``engine`` fixture's database for each test: in one shared database they
+    raced (a type created twice, a table dropped under the other's test).
+    """
+    with fresh_postgres_database("ts_engine") as url:
+        yield url
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     """A real database with the schema, emptied for each test: SQLite and PostgreSQL."""
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
     else:
-        url = POSTGRES_URL
+        url = request.getfixturevalue("test_process_postgres_url")
     engine = create_engine(url)
     if request.param == "postgresql":
         async with engine.begin() as connection:

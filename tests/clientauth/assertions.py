@@ -24,13 +24,11 @@ from starlette.testclient import TestClient
 
 from tests.conftest import (
     BASE_CONFIG,
-    POSTGRES_URL,
     REDIS_URL,
     TEST_DATABASE,
     TEST_REDIS,
-    _admin,
-    _in_a_thread,
     delete_redis_keys,
+    fresh_postgres_database,
 )
 from tokensmith import Settings, create_app
 
@@ -183,12 +181,8 @@ def module_database() -> Iterator[str | None]:
     if TEST_DATABASE != "postgresql":
         yield None
         return
-    name = f"ts_test_{uuid.uuid4().hex[:16]}"
-    _in_a_thread(_admin(f"CREATE DATABASE {name}"))
-    try:
-        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        _in_a_thread(_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @contextmanager

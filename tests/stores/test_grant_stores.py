@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +17,7 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from sqlalchemy import delete
 
-from tests.conftest import POSTGRES_URL, REDIS_URL, _admin, _in_a_thread
+from tests.conftest import REDIS_URL, fresh_postgres_database
 from tokensmith.composition import compose, stop
 from tokensmith.grants._steps import use_jti_once
 from tokensmith.models.grant import ConsumeOutcome, GrantKind, StoredGrant
@@ -83,12 +82,8 @@ async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqlGrantStore]:
 @pytest.fixture(scope="module")
 def postgres_grants_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this module: one per test would cost a second each."""
-    name = f"ts_grants_{uuid.uuid4().hex[:16]}"
-    _in_a_thread(_admin(f"CREATE DATABASE {name}"))
-    try:
-        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        _in_a_thread(_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    with fresh_postgres_database("ts_grants") as url:
+        yield url
 
 
 async def _sql_store(url: str) -> AsyncIterator[SqlGrantStore]:

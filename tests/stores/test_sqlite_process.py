@@ -8,7 +8,9 @@ import os
 import signal
 import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -18,8 +20,9 @@ from tests.helpers import stopped_process
 from tests.stores.test_group_commit import record
 from tokensmith.endpoints._rendering import database_unavailable
 from tokensmith.helper_process import LoopHelper
-from tokensmith.models.grant import GrantKind
+from tokensmith.models.grant import ConsumeOutcome, GrantKind
 from tokensmith.stores.protocols import DuplicateGrant
+from tokensmith.stores.sql import grants as grant_store
 from tokensmith.stores.sql import group_commit, lookups, sqlite_process
 from tokensmith.stores.sql.engine import SingleWriterEngine, create_engine, create_schema
 from tokensmith.stores.sql.grants import SqlGrantStore
@@ -35,6 +38,7 @@ from tokensmith.stores.sql.sqlite_process import (
     ROWS,
     SELECT,
     STATEMENT,
+    UPDATE,
     WRITTEN,
     Database,
     whole_frames,
@@ -371,7 +375,10 @@ def test_the_child_reads_frames_split_anywhere_and_answers_each(tmp_path):
     writer = Database(*orjson.loads(frames[0][3]))
     answers = b"".join(
         writer.answers(
-            [(0, 3, orjson.loads(frames[2][3])), (1, 3, orjson.loads(frames[3][3]))],
+            [
+                (INSERT, 0, 3, orjson.loads(frames[2][3])),
+                (INSERT, 1, 3, orjson.loads(frames[3][3])),
+            ],
             {3: frames[1][3].decode()},
         )
     )
@@ -423,7 +430,7 @@ async def test_rows_after_the_end_are_not_written_but_handed_back(tmp_path):
 
 def test_a_batch_the_child_cannot_run_is_answered_failed(tmp_path):
     writer = Database(str(tmp_path / "odd.db"), 1.0, [])
-    answers = b"".join(writer.answers([(7, 5, [["a"]])], {}))  # no statement in slot 5
+    answers = b"".join(writer.answers([(INSERT, 7, 5, [["a"]])], {}))  # no statement in slot 5
     status, sequence, _length = ANSWER.unpack_from(answers)
     assert (status, sequence) == (FAILED, 7)
     assert answers[ANSWER.size :].startswith(b"KeyError")
@@ -469,7 +476,7 @@ async def test_a_lookup_sees_what_was_stored_and_consumed_before_it(writing, mon
     no_thread_reads(monkeypatch)
     await store.save(record("seen"))
     assert (await store.find("seen", GrantKind.ACCESS_TOKEN)) is not None
-    await store.consume("seen", GrantKind.ACCESS_TOKEN, 1234)  # on the writer thread
+    await store.consume("seen", GrantKind.ACCESS_TOKEN, 1234)
     found = await store.find("seen", GrantKind.ACCESS_TOKEN)
     assert found is not None and found.consumed_at == 1234
 
@@ -527,6 +534,21 @@ async def test_a_cancelled_lookup_does_not_disturb_the_others(writing):
     assert found is not None and found.key == "there"
 
 
+def found_failed_unreadable(failure: bytes) -> bytes:
+    """READY, then answers to frames 0-2: a row ``["a", '{"x": 1}']`` found, ``failure``,
+    and rows that are not JSON."""
+    rows = orjson.dumps([["a", '{"x": 1}']])
+    return (
+        READY
+        + ANSWER.pack(FOUND, 0, len(rows))
+        + rows
+        + ANSWER.pack(FAILED, 1, len(failure))
+        + failure
+        + ANSWER.pack(FOUND, 2, 3)
+        + b"[[["
+    )
+
+
 async def test_the_worker_reads_found_rows_and_failed_lookups():
     loop = asyncio.get_running_loop()
     writer = SqliteProcess(Path("unused.db"), 1.0, [], wrote=lambda: None)
@@ -541,18 +563,7 @@ async def test_the_worker_reads_found_rows_and_failed_lookups():
             (select.sql, unreadable, select, ["d"]),
         ]
     )
-    rows = orjson.dumps([["a", '{"x": 1}']])
-    failure = b"OperationalError: disk I/O error"
-    stream = (
-        READY
-        + ANSWER.pack(FOUND, 0, len(rows))
-        + rows
-        + ANSWER.pack(FAILED, 1, len(failure))
-        + failure
-        + ANSWER.pack(FOUND, 2, 3)
-        + b"[[["
-    )
-    writer.pipe_data_received(1, stream)
+    writer.pipe_data_received(1, found_failed_unreadable(b"OperationalError: disk I/O error"))
 
     assert [future.result() for future in asking] == [
         {"k": "a", "d": {"x": 1}},
@@ -602,3 +613,170 @@ def test_a_read_s_selects_run_before_its_inserts_and_answers_keep_their_order(tm
     assert rows == [("a",), ("b",), ("z",)]
     (later,) = writer.answer_in_order([(SELECT, 3, 2, ["a"])], statements)
     assert orjson.loads(later[ANSWER.size :]) == [["a", 1]]  # the next read sees them
+
+
+def no_thread_consumes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make a batched consume on the worker's writer thread fail: only the child consumes."""
+
+    async def refused(*_args: object) -> None:
+        raise AssertionError("consumed on the worker's thread")
+
+    monkeypatch.setattr(grant_store, "run_in_transaction", refused)
+
+
+def consumed_at(path: Path) -> dict[str, int | None]:
+    """Each grant's consumed_at, as another connection sees it: committed only."""
+    connection = sqlite3.connect(path)
+    try:
+        return dict(connection.execute("SELECT key, consumed_at FROM grants").fetchall())
+    finally:
+        connection.close()
+
+
+async def test_consumes_are_committed_by_the_child_once_each(writing, monkeypatch):
+    engine, _writer, path = writing
+    store = SqlGrantStore(engine)
+    await asyncio.gather(*(store.save(record(key)) for key in ["a", "b", "used"]))
+    await store.consume("used", GrantKind.ACCESS_TOKEN, 100)
+    no_thread_consumes(monkeypatch)
+    no_thread_writes(monkeypatch)
+    no_thread_reads(monkeypatch)
+
+    asked = [
+        ("a", GrantKind.ACCESS_TOKEN),
+        ("a", GrantKind.ACCESS_TOKEN),  # the same handle twice in one turn
+        ("b", GrantKind.AUTHORIZATION_CODE),  # another kind of grant under this handle
+        ("used", GrantKind.ACCESS_TOKEN),
+        ("absent", GrantKind.ACCESS_TOKEN),
+        ("b", GrantKind.ACCESS_TOKEN),
+    ]
+    outcomes = await asyncio.gather(*(store.consume(key, kind, 200) for key, kind in asked))
+
+    assert [outcome for outcome, _ in outcomes] == [
+        ConsumeOutcome.CONSUMED,
+        ConsumeOutcome.ALREADY_CONSUMED,
+        ConsumeOutcome.MISSING,
+        ConsumeOutcome.ALREADY_CONSUMED,
+        ConsumeOutcome.MISSING,
+        ConsumeOutcome.CONSUMED,
+    ]
+    grants_found = [grant for _, grant in outcomes]
+    assert grants_found[0] is not None and grants_found[0].data == {"n": "a"}
+    assert grants_found[0].consumed_at == 200
+    assert grants_found[3] is not None and grants_found[3].consumed_at == 100
+    assert consumed_at(path) == {"a": 200, "b": 200, "used": 100}
+
+
+@asynccontextmanager
+async def held_consume(
+    engine: SingleWriterEngine, writer: SqliteProcess
+) -> AsyncIterator[asyncio.Future[Any]]:
+    """A consume of a stored handle, "held", at 7, sent to the child while it is stopped."""
+    store = SqlGrantStore(engine)
+    await store.save(record("held"))
+    with stopped_process(writer.pid):
+        consuming = asyncio.ensure_future(store.consume("held", GrantKind.ACCESS_TOKEN, 7))
+        await asyncio.sleep(0.2)
+        assert not consuming.done()  # the stopped child holds it
+        yield consuming
+
+
+async def test_a_consume_waits_for_the_child_s_commit(writing):
+    engine, writer, path = writing
+    async with held_consume(engine, writer) as consuming:
+        assert consumed_at(path) == {"held": None}
+    outcome, grant = await asyncio.wait_for(consuming, READY_SECONDS)
+    assert outcome is ConsumeOutcome.CONSUMED and grant is not None
+    assert consumed_at(path) == {"held": 7}
+
+
+async def test_a_consume_held_by_a_killed_child_is_unavailable_not_retried(writing):
+    engine, writer, _path = writing
+    async with held_consume(engine, writer) as consuming:
+        assert writer.pid is not None
+        os.kill(writer.pid, signal.SIGKILL)
+        outcome = await asyncio.wait_for(
+            asyncio.gather(consuming, return_exceptions=True), READY_SECONDS
+        )
+    # Sent and never answered: it may have been consumed, so it is not consumed again
+    # elsewhere (a second try could look like reuse); the client is told to retry.
+    assert isinstance(outcome[0], db.OperationalError) and database_unavailable(outcome[0])
+
+
+async def test_a_consume_not_yet_sent_when_the_child_ended_runs_on_the_thread(writing):
+    engine, writer, path = writing
+    store = SqlGrantStore(engine)
+    await store.save(record("late"))
+    consuming = asyncio.ensure_future(store.consume("late", GrantKind.ACCESS_TOKEN, 5))
+    await asyncio.sleep(0)
+    assert writer._updates  # it waits for the end of the turn to be sent
+    writer._end()
+    outcome, _grant = await asyncio.wait_for(consuming, READY_SECONDS)
+    assert outcome is ConsumeOutcome.CONSUMED
+    assert consumed_at(path) == {"late": 5}
+
+
+def test_the_child_s_updates_share_the_transaction_and_survive_a_refused_row(tmp_path):
+    path = table_t(tmp_path / "update.db")
+    writer = Database(str(path), 1.0, [])
+    writer.connection.execute("INSERT INTO t VALUES ('z', 26), ('y', 25)")
+    statements = {
+        1: "INSERT INTO t (k, n) VALUES (?, ?)",
+        2: "UPDATE t SET n = ? WHERE k IN (?*) AND n < ? RETURNING k, n",
+    }
+    asked = [
+        (UPDATE, 0, 2, [0, ["z", "absent"], 100]),
+        (INSERT, 1, 1, [["a", 1], ["z", 2]]),  # z is taken: the rows go one by one
+        (UPDATE, 2, 2, [1, ["z", "y"], 100]),
+    ]
+
+    answers = writer.answer_in_order(asked, statements)
+
+    statuses = [ANSWER.unpack_from(answer)[:2] for answer in answers]
+    assert statuses == [(FOUND, 0), (ROWS, 1), (FOUND, 2)]
+    assert orjson.loads(answers[0][ANSWER.size :]) == [["z", 0]]
+    assert orjson.loads(answers[2][ANSWER.size :]) in ([["z", 1], ["y", 1]], [["y", 1], ["z", 1]])
+    rows = sqlite3.connect(path).execute("SELECT k, n FROM t ORDER BY k").fetchall()
+    assert rows == [("a", 1), ("y", 1), ("z", 1)]
+
+
+def test_an_update_without_its_list_fails_its_read(tmp_path):
+    path = table_t(tmp_path / "nolist.db")
+    writer = Database(str(path), 1.0, [])
+    statements = {2: "UPDATE t SET n = ? WHERE k IN (?*) RETURNING k"}
+    (answer,) = writer.answer_in_order([(UPDATE, 4, 2, [0, "z"])], statements)
+    assert ANSWER.unpack_from(answer)[:2] == (FAILED, 4)
+    assert b"needs a list" in answer
+    assert not writer.connection.in_transaction
+
+
+async def test_the_worker_reads_an_update_s_rows_and_its_failure():
+    loop = asyncio.get_running_loop()
+    writer = SqliteProcess(Path("unused.db"), 1.0, [], wrote=lambda: None)
+    update = lookups.DriverUpdate("UPDATE ...", ("p",), ("k", "d"), frozenset({1}))
+    returned, failing, unreadable = (loop.create_future() for _ in range(3))
+    writer._in_flight.extend(
+        (update.sql, [caller], update, []) for caller in (returned, failing, unreadable)
+    )
+    writer.pipe_data_received(1, found_failed_unreadable(b"OperationalError: database is locked"))
+
+    assert returned.result() == [{"k": "a", "d": {"x": 1}}]
+    with pytest.raises(db.OperationalError, match="locked"):
+        failing.result()
+    with pytest.raises(db.DataError):
+        unreadable.result()
+    assert not writer.ended
+
+
+def test_only_a_consume_the_driver_runs_as_it_is_goes_to_the_child(tmp_path):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'consume.db'}")
+    update = lookups.DriverUpdate.for_sqlite(engine, grant_store._CONSUME_MANY)
+    assert update is not None
+    assert update.sql.count("(?*)") == 1 and "POSTCOMPILE" not in update.sql
+    assert update.values({"p_now": 3, "p_keys": ["k"], "p_kind": "code"}) == [3, ["k"], "code"]
+    assert update.row(["k", "code", None, None, None, None, '{"a": 1}', 1, 2, 3, None])["data"] == {
+        "a": 1
+    }
+    memory = create_engine("sqlite+aiosqlite:///:memory:")
+    assert lookups.DriverUpdate.for_sqlite(memory, grant_store._CONSUME_MANY) is None
+    assert lookups.DriverUpdate.for_sqlite(engine, grant_store._REVOKE) is None  # no list

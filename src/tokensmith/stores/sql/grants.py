@@ -4,6 +4,8 @@
 exactly once even when the same value reaches several processes at once.
 Saves, finds and consumes that arrive together share a round trip
 (``batching.py``); every caller still gets the outcome of its own handle.
+With the engine's SQLite process, a consume is an UPDATE of its own handle
+there (``DriverUpdate``), in the turn's one transaction.
 
 The statements are built once, here, with bound parameters: building a
 statement per call (and SQLAlchemy working out its cache key from scratch)
@@ -21,9 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tokensmith.models.grant import ConsumeOutcome, GrantKind, StoredGrant
 from tokensmith.stores.protocols import DuplicateGrant
 from tokensmith.stores.sql.batching import Batch, Batcher
-from tokensmith.stores.sql.engine import run_in_transaction, thread_settle_turns
+from tokensmith.stores.sql.engine import (
+    run_in_transaction,
+    sqlite_process_of,
+    thread_settle_turns,
+)
 from tokensmith.stores.sql.group_commit import GroupCommit
-from tokensmith.stores.sql.lookups import KeyedLookup
+from tokensmith.stores.sql.lookups import DriverUpdate, KeyedLookup
+from tokensmith.stores.sql.process_sqlite import NotSent
 from tokensmith.stores.sql.tables import grants
 
 # Parameter names differ from the column names: SQLAlchemy keeps those for SET clauses.
@@ -79,6 +86,7 @@ class SqlGrantStore:
             name="tokensmith-group-consume",
             settle_turns=thread_settle_turns(engine),
         )
+        self._consume_update = DriverUpdate.for_sqlite(engine, _CONSUME_MANY)
 
     async def save(self, grant: StoredGrant) -> None:
         """Insert ``grant``; concurrent saves share a transaction (``group_commit``)."""
@@ -99,7 +107,29 @@ class SqlGrantStore:
 
     async def consume(self, key: str, kind: GrantKind, now: int) -> _Consumed:
         """Mark the grant used if nobody has; say whether this call was the one."""
+        process = None if self._consume_update is None else sqlite_process_of(self._engine)
+        if process is not None:
+            assert self._consume_update is not None
+            parameters = {"p_keys": [key], "p_kind": kind.value, "p_now": now}
+            try:
+                rows = await process.update(
+                    self._consume_update, self._consume_update.values(parameters)
+                )
+            except NotSent:  # the process ended before it was sent: the thread's
+                pass
+            else:
+                return await self._consumed(key, kind, rows)
         return await self._consumes.submit((key, kind, now))
+
+    async def _consumed(self, key: str, kind: GrantKind, rows: list[dict[str, Any]]) -> _Consumed:
+        """The outcome of one handle's UPDATE in the SQLite process: the row it returned,
+        else whether the handle was there (used before) or not, read after the commit."""
+        if rows:
+            return ConsumeOutcome.CONSUMED, _grant_from_row(rows[0])
+        row = await self._lookup.find(key)
+        if row is None or row["kind"] != kind.value:
+            return ConsumeOutcome.MISSING, None
+        return ConsumeOutcome.ALREADY_CONSUMED, _grant_from_row(row)
 
     async def _consume_batch(self, batch: Batch[_Consume, _Consumed]) -> list[_Consumed]:
         """One transaction: an UPDATE per (kind, now), then a look at the handles it missed.

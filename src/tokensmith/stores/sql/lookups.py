@@ -9,25 +9,38 @@ With an engine's SQLite process (``process_sqlite.py``) a table whose columns
 the driver returns as they are (``DriverSelect``: strings, integers, JSON text)
 is read there instead, the keys of one event-loop turn in one SELECT, so the
 reader thread's Python (SQLAlchemy's statement and result handling) and its
-waits for the interpreter lock leave the worker.
+waits for the interpreter lock leave the worker. ``DriverUpdate`` is the same
+for an UPDATE ... RETURNING of such a table (a grant's consume).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
-from sqlalchemy import JSON, Column, Connection, RowMapping, Table, bindparam, select
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    RowMapping,
+    Table,
+    TableClause,
+    bindparam,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql import Update
 
 from tokensmith.stores.sql.batching import Batch, Batcher
 from tokensmith.stores.sql.engine import SingleWriterEngine, run_read, sqlite_process_of
 from tokensmith.stores.sql.group_commit import stored_as_given
 from tokensmith.stores.sql.process_sqlite import NotSent
+from tokensmith.stores.sql.sqlite_process import KEY_LIST, SELECT, UPDATE
 
-__all__ = ["DriverSelect", "KeyedLookup"]
+__all__ = ["DriverSelect", "DriverUpdate", "KeyedLookup"]
 
 Row = Mapping[Any, Any]
 
@@ -36,6 +49,7 @@ Row = Mapping[Any, Any]
 class DriverSelect:
     """A SELECT of a table's rows by a key column, as the driver's SQL (up to ``IN``)."""
 
+    frame: ClassVar[bytes] = SELECT
     sql: str
     columns: tuple[str, ...]
     key_index: int
@@ -67,12 +81,85 @@ class DriverSelect:
         )
 
     def row(self, values: list[Any]) -> dict[str, Any]:
-        """A row's values, JSON columns decoded as SQLAlchemy's JSON type decodes them."""
-        json_indexes = self.json_indexes
-        return {
-            name: orjson.loads(value) if n in json_indexes and value is not None else value
-            for n, (name, value) in enumerate(zip(self.columns, values, strict=True))
-        }
+        return _decoded(self.columns, self.json_indexes, values)
+
+    def answer(
+        self, callers: list[asyncio.Future[Any]], keys: list[str], rows: list[list[Any]]
+    ) -> None:
+        """Each caller its key's row (or None). Rows this worker cannot read raise,
+        before any caller is answered."""
+        found = {row[self.key_index]: self.row(row) for row in rows}
+        for done, key in zip(callers, keys, strict=True):
+            if not done.done():
+                done.set_result(found.get(key))
+
+
+@dataclass(frozen=True, slots=True)
+class DriverUpdate:
+    """An UPDATE ... RETURNING as the driver's SQL, its one expanding list at ``KEY_LIST``."""
+
+    frame: ClassVar[bytes] = UPDATE
+    sql: str
+    parameters: tuple[str, ...]
+    """The bound parameters' names in the SQL's order (the expanding one among them)."""
+    columns: tuple[str, ...]
+    json_indexes: frozenset[int]
+
+    @classmethod
+    def for_sqlite(cls, engine: AsyncEngine, statement: Update) -> DriverUpdate | None:
+        """None unless ``engine`` is SQLite on a file, ``statement`` has exactly one
+        expanding parameter and its table's columns are strings, integers or JSON."""
+        if not isinstance(engine, SingleWriterEngine) or engine.thread_engine is None:
+            return None
+        if not isinstance(statement.table, TableClause) or not stored_as_given(statement.table):
+            return None
+        compiled = statement.compile(dialect=engine.dialect)
+        text = str(compiled)
+        expanding = [
+            name for name, bound in compiled.binds.items() if bound.expanding and name in text
+        ]
+        if len(expanding) != 1 or compiled.positiontup is None:
+            return None
+        marker = f"(__[POSTCOMPILE_{expanding[0]}])"
+        if text.count(marker) != 1 or KEY_LIST in text:
+            return None
+        returned = list(statement.exported_columns)
+        return cls(
+            sql=text.replace(marker, KEY_LIST),
+            parameters=tuple(compiled.positiontup),
+            columns=tuple(column.name for column in returned),
+            json_indexes=frozenset(
+                n for n, column in enumerate(returned) if isinstance(column.type, JSON)
+            ),
+        )
+
+    def values(self, parameters: Mapping[str, Any]) -> list[Any]:
+        """The parameters in the SQL's order; the expanding one stays a list."""
+        return [parameters[name] for name in self.parameters]
+
+    def row(self, values: list[Any]) -> dict[str, Any]:
+        return _decoded(self.columns, self.json_indexes, values)
+
+    def answer(
+        self, callers: list[asyncio.Future[Any]], keys: list[str], rows: list[list[Any]]
+    ) -> None:
+        """The caller gets the rows its UPDATE returned (committed: a caller cancelled
+        meanwhile changes nothing). Rows this worker cannot read raise, before any
+        caller is answered."""
+        returned = [self.row(row) for row in rows]
+        for done in callers:
+            if not done.done():
+                done.set_result(returned)
+
+
+def _decoded(
+    columns: tuple[str, ...], json_indexes: frozenset[int], values: list[Any]
+) -> dict[str, Any]:
+    """A row's values, JSON columns decoded as SQLAlchemy's JSON type decodes them."""
+    return {
+        name: orjson.loads(value) if n in json_indexes and value is not None else value
+        for n, (name, value) in enumerate(zip(columns, values, strict=True))
+    }
 
 
 class KeyedLookup:

@@ -9,15 +9,18 @@ database said: ``IntegrityError`` for a row a constraint refused (the others
 of the batch are written), ``OperationalError`` and its kin for a batch that
 was not. ``KeyedLookup`` hands it keys (``find``) for tables whose rows the
 driver gives back as they are (``DriverSelect``): a turn's keys go in one
-SELECT, read after the turn's inserts are committed.
+SELECT, read after the turn's inserts are committed. ``SqlGrantStore`` hands it
+consumes (``update``: an UPDATE ... RETURNING, ``DriverUpdate``), committed in
+the turn's transaction with its inserts.
 
 Until the child is ready, and whenever it has too many batches unanswered,
 ``GroupCommit`` writes on the worker's writer thread and ``KeyedLookup`` reads
 on its reader thread, as before. A row or key not yet sent when the child ended
-gets ``NotSent``, and goes to the thread. A batch sent and not answered when the
-child ended (killed, hung past ``answer_seconds``) may or may not have been
-committed: its callers get ``OperationalError``, a 503 asking the client to try
-again, as a lost database connection would give (a lookup too, for simplicity).
+gets ``NotSent``, and goes to the thread. A batch of inserts or an update sent
+and not answered when the child ended (killed, hung past ``answer_seconds``)
+may or may not have been committed: its callers get ``OperationalError``, a 503
+asking the client to try again, as a lost database connection would give; a
+lookup sent and not answered is read again on the reader thread.
 """
 
 from __future__ import annotations
@@ -42,19 +45,20 @@ from tokensmith.stores.sql.sqlite_process import (
     ROWS,
     SELECT,
     STATEMENT,
+    UPDATE,
     WRITTEN,
 )
 
 if TYPE_CHECKING:
-    from tokensmith.stores.sql.lookups import DriverSelect
+    from tokensmith.stores.sql.lookups import DriverSelect, DriverUpdate
 
 __all__ = ["NotSent", "SqliteProcess"]
 
 logger = logging.getLogger(__name__)
 
-InFlight = tuple[str, list["asyncio.Future[Any]"], "DriverSelect | None", list[str]]
-"""A frame sent: its SQL, its callers in order, and for a SELECT the statement and each
-caller's key (an INSERT: None and no keys)."""
+InFlight = tuple[str, list["asyncio.Future[Any]"], "DriverSelect | DriverUpdate | None", list[str]]
+"""A frame sent: its SQL, its callers in order, for a SELECT the statement and each
+caller's key, for an UPDATE the statement (an INSERT: None and no keys)."""
 
 MAX_KEYS = 500
 """Keys per SELECT frame at most (SQLite allows 32,766 parameters)."""
@@ -95,6 +99,7 @@ class SqliteProcess(HelperProcess[InFlight]):
         self._slots: dict[str, int] = {}
         self._pending: list[tuple[str, bytes, asyncio.Future[None]]] = []
         self._lookups: list[tuple[DriverSelect, str, bytes, asyncio.Future[Any]]] = []
+        self._updates: list[tuple[DriverUpdate, bytes, asyncio.Future[Any]]] = []
 
     async def start(self) -> None:
         await super().start()
@@ -122,21 +127,40 @@ class SqliteProcess(HelperProcess[InFlight]):
         self._lookups.append((select, key, encoded, found))
         return found
 
+    def update(
+        self, statement: DriverUpdate, parameters: list[Any]
+    ) -> asyncio.Future[list[dict[str, Any]]]:
+        """A future set to the rows ``statement`` returned once committed, in the turn's
+        transaction with its inserts (``parameters`` in the SQL's order, its list among
+        them).
+
+        Parameters that cannot be sent (values JSON cannot carry) raise here.
+        """
+        encoded = orjson.dumps(parameters)
+        done: asyncio.Future[list[dict[str, Any]]] = self._next_call()
+        self._updates.append((statement, encoded, done))
+        return done
+
     def _next_call(self) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
-        if not self._pending and not self._lookups:
+        if not self._pending and not self._lookups and not self._updates:
             loop.call_soon(self._send_pending)
         return loop.create_future()
 
     def _send_pending(self) -> None:
         pending, self._pending = self._pending, []
         lookups, self._lookups = self._lookups, []
-        calls = [done for _, _, done in pending] + [found for *_, found in lookups]
+        updates, self._updates = self._updates, []
+        calls = (
+            [done for _, _, done in pending]
+            + [found for *_, found in lookups]
+            + [done for _, _, done in updates]
+        )
         try:
             if not self.taking:  # it ended, or is being closed: nothing was sent
                 _settle(calls, NotSent())
                 return
-            self._send(pending, lookups)
+            self._send(pending, lookups, updates)
         except BaseException as exc:  # nobody of the turn is left waiting
             _settle(calls, exc if isinstance(exc, Exception) else NotSent())
             raise
@@ -145,9 +169,10 @@ class SqliteProcess(HelperProcess[InFlight]):
         self,
         pending: list[tuple[str, bytes, asyncio.Future[None]]],
         lookups: list[tuple[DriverSelect, str, bytes, asyncio.Future[Any]]],
+        updates: list[tuple[DriverUpdate, bytes, asyncio.Future[Any]]],
     ) -> None:
-        """The turn's lookups, then its inserts, in one write: the child answers the
-        lookups first, without waiting for the inserts' transaction."""
+        """The turn's lookups, then its inserts and updates, in one write: the child
+        answers the lookups first, without waiting for the writes' transaction."""
         frames: list[bytes] = []
         sent: list[InFlight] = []
         selects: dict[DriverSelect, list[tuple[str, bytes, asyncio.Future[Any]]]] = {}
@@ -170,6 +195,10 @@ class SqliteProcess(HelperProcess[InFlight]):
             body = b"[" + b",".join(encoded for encoded, _ in rows) + b"]"
             self._frame(frames, INSERT, sql, len(sent), body)
             sent.append((sql, [done for _, done in rows], None, []))
+        for statement, encoded, done in updates:
+            if not done.cancelled():
+                self._frame(frames, UPDATE, statement.sql, len(sent), encoded)
+                sent.append((statement.sql, [done], statement, []))
         self.send(sent, b"".join(frames))
 
     def _frame(self, frames: list[bytes], kind: bytes, sql: str, nth: int, body: bytes) -> None:
@@ -183,9 +212,17 @@ class SqliteProcess(HelperProcess[InFlight]):
         frames += (REQUEST.pack(kind, slot, sequence, len(body)), body)
 
     def on_answer(self, item: InFlight, status: int, body: bytes) -> None:
-        sql, callers, select, keys = item
-        if select is not None:
-            self._answer_lookups(select, callers, keys, status, body)
+        sql, callers, statement, keys = item
+        if statement is not None:  # a SELECT's or an UPDATE's rows
+            if status != FOUND:
+                _settle(callers, _database_error(sql, body.decode(errors="replace")))
+                return
+            if statement.frame == UPDATE:
+                self._wrote()
+            try:
+                statement.answer(callers, keys, orjson.loads(body))
+            except Exception as exc:  # rows this worker cannot read: this frame's error
+                _settle(callers, _database_error(sql, f"DataError: {exc}"))
             return
         if status not in (WRITTEN, ROWS):
             _settle(callers, _database_error(sql, body.decode(errors="replace")))
@@ -200,27 +237,6 @@ class SqliteProcess(HelperProcess[InFlight]):
             else:
                 done.set_exception(_database_error(sql, f"IntegrityError: {reason}"))
 
-    @staticmethod
-    def _answer_lookups(
-        select: DriverSelect,
-        callers: list[asyncio.Future[Any]],
-        keys: list[str],
-        status: int,
-        body: bytes,
-    ) -> None:
-        """Each caller its key's row (or None), or the frame's error to all of them."""
-        if status != FOUND:
-            _settle(callers, _database_error(select.sql, body.decode(errors="replace")))
-            return
-        try:
-            found = {row[select.key_index]: select.row(row) for row in orjson.loads(body)}
-        except Exception as exc:  # rows this worker cannot read: this lookup's error
-            _settle(callers, _database_error(select.sql, f"DataError: {exc}"))
-            return
-        for done, key in zip(callers, keys, strict=True):
-            if not done.done():
-                done.set_result(found.get(key))
-
 
 def _database_error(sql: str, failure: str) -> db.DBAPIError:
     """The child's "ClassName: message" as SQLAlchemy's error wrapping the driver's."""
@@ -232,9 +248,10 @@ def _database_error(sql: str, failure: str) -> db.DBAPIError:
 def _fail_unanswered(unanswered: list[InFlight]) -> None:
     """Inserts: a 503, committed or not; lookups, which change nothing: asked again on the
     reader thread (``NotSent``)."""
-    for sql, callers, select, _keys in unanswered:
+    for sql, callers, statement, _keys in unanswered:
         ended = "OperationalError: the SQLite process ended before answering"
-        _settle(callers, NotSent() if select is not None else _database_error(sql, ended))
+        lookup = statement is not None and statement.frame == SELECT
+        _settle(callers, NotSent() if lookup else _database_error(sql, ended))
 
 
 def _settle(calls: list[asyncio.Future[Any]], error: Exception) -> None:

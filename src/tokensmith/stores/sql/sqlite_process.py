@@ -1,18 +1,20 @@
-"""The SQLite process: a worker's batched inserts and lookups, run on another core.
+"""The SQLite process: a worker's batched inserts, consumes and lookups, run on another core.
 
 Every opaque access token, refresh token and code is a row inserted before its
-response goes out (``group_commit.py``). On the worker's writer thread that
-insert holds the interpreter lock for SQLAlchemy's and the driver's Python, and
-under load the loop waits for the commit with every connection's request in
-the batch: with one worker on two cores, a fifth of the worker's time went to
-waiting (docs/performance.md). A child process has an interpreter lock of its
-own. The worker sends it the rows of each event-loop turn in one write, the
-child commits everything that has arrived by the time it reads (one
-transaction, ``executemany`` per statement) and answers each batch, and the
-worker's loop goes on serving requests meanwhile. Lookups by key (a token's
-record at introspection, on the token endpoint) are read here the same way,
-the keys of a turn in one SELECT per table, before the read's inserts: a
-lookup sees what was committed before it was sent.
+response goes out (``group_commit.py``), and every code and refresh token
+redeemed is a row updated (consumed) before anything is issued for it. On the
+worker's writer thread such a write holds the interpreter lock for SQLAlchemy's
+and the driver's Python, and under load the loop waits for the commit with
+every connection's request in the batch: with one worker on two cores, a fifth
+of the worker's time went to waiting (docs/performance.md). A child process
+has an interpreter lock of its own. The worker sends it the rows and consumes
+of each event-loop turn in one write, the child commits everything that has
+arrived by the time it reads (one transaction: ``executemany`` per insert
+statement, an UPDATE per consume) and answers each frame, and the worker's
+loop goes on serving requests meanwhile. Lookups by key (a token's record at
+introspection, on the token endpoint) are read here the same way, the keys of
+a turn in one SELECT per table, before the read's writes: a lookup sees what
+was committed before it was sent.
 
 This module is the wire format both sides share and the child's main loop
 (``main``, run as ``python -P .../tokensmith/stores/sql/sqlite_process.py``, so
@@ -25,7 +27,8 @@ Frames to the child, on its stdin, are a ``REQUEST`` header and a body:
   once the database is open; one that cannot open it ends, and the worker
   writes as before.
 - ``STATEMENT``: the body is an INSERT's SQL in the driver's form (``?``
-  placeholders), or a SELECT's up to and including its ``IN``, for the slot.
+  placeholders), a SELECT's up to and including its ``IN``, or an UPDATE's
+  (below), for the slot.
   Nothing is answered.
 - ``INSERT``: the body is JSON of a list of rows (arrays of strings, integers,
   numbers and nulls) for the slot's statement. Answered ``WRITTEN`` (no body) once
@@ -36,12 +39,17 @@ Frames to the child, on its stdin, are a ``REQUEST`` header and a body:
 - ``SELECT``: the body is JSON of a list of keys for the slot's SELECT, which
   gets one ``?`` per key. Answered ``FOUND`` with JSON of the rows found (arrays
   in the SELECT's column order), or ``FAILED``.
+- ``UPDATE``: the body is JSON of an UPDATE ... RETURNING's parameters in order,
+  one of them a list: the slot's SQL holds one ``(?*)``, which gets one ``?``
+  per item of that list (``KEY_LIST``). Answered ``FOUND`` with JSON of the
+  rows it returned, once committed, or ``FAILED``. A refresh token or a code is
+  consumed this way: marked used if nobody has, and handed back if so.
 
 The frames of one read are answered in their order; its selects run first,
-then its inserts are written in one transaction (``Database.answer``). Each
-transaction takes the write turns of ``write_turns.py`` first, as the worker's
-own writer thread does (the file is loaded by its path, not through the
-tokensmith package).
+then its inserts and updates are written in one transaction
+(``Database.answer``). Each transaction takes the write turns of
+``write_turns.py`` first, as the worker's own writer thread does (the file is
+loaded by its path, not through the tokensmith package).
 """
 
 from __future__ import annotations
@@ -63,20 +71,22 @@ __all__ = [
     "FAILED",
     "FOUND",
     "INSERT",
+    "KEY_LIST",
     "OPEN",
     "READY",
     "REQUEST",
     "ROWS",
     "SELECT",
     "STATEMENT",
+    "UPDATE",
     "WRITTEN",
     "Database",
     "main",
 ]
 
 REQUEST = struct.Struct(">cHII")
-"""A frame's header: its kind, the statement's slot, the ``INSERT`` or ``SELECT`` frame's
-sequence number (0, 1, 2, ... modulo 2**32; 0 for the others), the body's length."""
+"""A frame's header: its kind, the statement's slot, the ``INSERT``, ``SELECT`` or ``UPDATE``
+frame's sequence number (0, 1, 2, ... modulo 2**32; 0 for the others), the body's length."""
 ANSWER = struct.Struct(">BII")
 """An answer's header: ``WRITTEN``, ``ROWS``, ``FOUND`` or ``FAILED``, the request frame's
 sequence number, the body's length (``helper_process.ANSWER``)."""
@@ -84,14 +94,18 @@ OPEN = b"O"
 STATEMENT = b"Q"
 INSERT = b"I"
 SELECT = b"S"
+UPDATE = b"U"
 READY = b"R"
 WRITTEN = 0
 ROWS = 1
 FAILED = 2
 FOUND = 3
 
-Insert = tuple[int, int, list[list[Any]]]
-"""An ``INSERT`` frame: its sequence number, its slot and its rows."""
+KEY_LIST = "(?*)"
+"""Where an ``UPDATE`` statement's list parameter goes, one ``?`` per item."""
+
+Write = tuple[bytes, int, int, Any]
+"""An ``INSERT`` or ``UPDATE`` frame: its kind, sequence number, slot and decoded body."""
 
 
 def main() -> None:
@@ -165,9 +179,9 @@ class Database:
     ) -> None:
         """``send`` one answer per frame, in their order.
 
-        The selects run first, before the inserts' transaction: a lookup need see only
-        what was committed before it was sent, and no insert of this read was (none is
-        answered yet). Answers to the selects that come before the first insert go out
+        The selects run first, before the writes' transaction: a lookup need see only
+        what was committed before it was sent, and no write of this read was (none is
+        answered yet). Answers to the selects that come before the first write go out
         (``flush``) before the transaction, so a lookup never waits for a write.
         """
         found = {
@@ -175,16 +189,16 @@ class Database:
             for kind, sequence, slot, keys in asked
             if kind == SELECT
         }
-        inserts = [(sequence, slot, rows) for kind, sequence, slot, rows in asked if kind == INSERT]
-        first_insert = next((n for n, (kind, *_) in enumerate(asked) if kind == INSERT), None)
-        for _kind, sequence, _, _ in asked[:first_insert]:
+        writes = [frame for frame in asked if frame[0] != SELECT]
+        first_write = next((n for n, (kind, *_) in enumerate(asked) if kind != SELECT), None)
+        for _kind, sequence, _, _ in asked[:first_write]:
             send(found[sequence])
-        if first_insert is None:
+        if first_write is None:
             return
         flush()
-        written = iter(self.answers(inserts, statements))
-        for kind, sequence, _, _ in asked[first_insert:]:
-            send(next(written) if kind == INSERT else found[sequence])
+        written = iter(self.answers(writes, statements))
+        for kind, sequence, _, _ in asked[first_write:]:
+            send(found[sequence] if kind == SELECT else next(written))
 
     def found(self, sequence: int, query: str | None, keys: list[Any]) -> bytes:
         """``FOUND`` with the rows of ``query`` (a SELECT ending in ``IN``) for ``keys``."""
@@ -199,35 +213,63 @@ class Database:
             return _failed([sequence], exc)[0]
         return ANSWER.pack(FOUND, sequence, len(body)) + body
 
-    def answers(self, inserts: list[Insert], statements: dict[int, str]) -> list[bytes]:
-        """Write every row of ``inserts`` in one transaction; one answer per frame."""
+    def answers(self, writes: list[Write], statements: dict[int, str]) -> list[bytes]:
+        """Run every ``INSERT`` and ``UPDATE`` of ``writes`` in one transaction, in their
+        order; one answer per frame."""
         try:
             with self._transaction():
-                for _, slot, rows in inserts:
-                    self.connection.executemany(statements[slot], rows)
+                answers = [
+                    self._updated(sequence, statements[slot], body)
+                    if kind == UPDATE
+                    else self._inserted(sequence, statements[slot], body)
+                    for kind, sequence, slot, body in writes
+                ]
         except sqlite3.IntegrityError:
-            return self._answers_row_by_row(inserts, statements)
+            return self._answers_row_by_row(writes, statements)
         except Exception as exc:  # the database's, or a value it cannot take: this read's
-            return _failed([sequence for sequence, _, _ in inserts], exc)
-        return [ANSWER.pack(WRITTEN, sequence, 0) for sequence, _, _ in inserts]
+            return _failed([sequence for _, sequence, _, _ in writes], exc)
+        return answers
 
-    def _answers_row_by_row(self, inserts: list[Insert], statements: dict[int, str]) -> list[bytes]:
+    def _inserted(self, sequence: int, sql: str, rows: list[list[Any]]) -> bytes:
+        self.connection.executemany(sql, rows)
+        return ANSWER.pack(WRITTEN, sequence, 0)
+
+    def _updated(self, sequence: int, sql: str, parameters: list[Any]) -> bytes:
+        """``FOUND`` with the rows the UPDATE ... RETURNING returned (see ``UPDATE``)."""
+        flat: list[Any] = []
+        items: int | None = None
+        for parameter in parameters:
+            if isinstance(parameter, list):
+                flat += parameter
+                items = len(parameter)
+            else:
+                flat.append(parameter)
+        if items is None or KEY_LIST not in sql:
+            raise ValueError("an UPDATE needs a list parameter and (?*) in its SQL")
+        expanded = sql.replace(KEY_LIST, "(" + ",".join("?" * items) + ")", 1)
+        rows = self.connection.execute(expanded, flat).fetchall()
+        # In the transaction: rows the worker could not read roll the update back.
+        body = json.dumps(rows, allow_nan=False).encode()
+        return ANSWER.pack(FOUND, sequence, len(body)) + body
+
+    def _answers_row_by_row(self, writes: list[Write], statements: dict[int, str]) -> list[bytes]:
         """A constraint refused a row: which? Each row under a savepoint of its own, so the
-        others are still written, in one transaction."""
-        refusals: list[list[str | None]] = []
+        others are still written, in one transaction (updates run as they are)."""
+        answers: list[bytes] = []
         try:
             with self._transaction():
-                for _, slot, rows in inserts:
-                    refusals.append([self._insert_alone(statements[slot], row) for row in rows])
+                for kind, sequence, slot, body in writes:
+                    if kind == UPDATE:
+                        answers.append(self._updated(sequence, statements[slot], body))
+                        continue
+                    refused = [self._insert_alone(statements[slot], row) for row in body]
+                    if any(reason is not None for reason in refused):
+                        reasons = json.dumps(refused).encode()
+                        answers.append(ANSWER.pack(ROWS, sequence, len(reasons)) + reasons)
+                    else:
+                        answers.append(ANSWER.pack(WRITTEN, sequence, 0))
         except Exception as exc:
-            return _failed([sequence for sequence, _, _ in inserts], exc)
-        answers = []
-        for (sequence, _, _), refused in zip(inserts, refusals, strict=True):
-            if any(reason is not None for reason in refused):
-                body = json.dumps(refused).encode()
-                answers.append(ANSWER.pack(ROWS, sequence, len(body)) + body)
-            else:
-                answers.append(ANSWER.pack(WRITTEN, sequence, 0))
+            return _failed([sequence for _, sequence, _, _ in writes], exc)
         return answers
 
     def _insert_alone(self, sql: str, row: list[Any]) -> str | None:
