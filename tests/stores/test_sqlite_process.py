@@ -534,10 +534,9 @@ async def test_a_cancelled_lookup_does_not_disturb_the_others(writing):
     assert found is not None and found.key == "there"
 
 
-def found_failed_unreadable(failure: bytes) -> bytes:
-    """READY, then answers to frames 0-2: a row ``["a", '{"x": 1}']`` found, ``failure``,
-    and rows that are not JSON."""
-    rows = orjson.dumps([["a", '{"x": 1}']])
+def found_failed_unreadable(rows: bytes, failure: bytes) -> bytes:
+    """READY, then answers to frames 0-2: ``rows`` found, ``failure``, and rows that are
+    not JSON."""
     return (
         READY
         + ANSWER.pack(FOUND, 0, len(rows))
@@ -563,7 +562,8 @@ async def test_the_worker_reads_found_rows_and_failed_lookups():
             (select.sql, unreadable, select, ["d"]),
         ]
     )
-    writer.pipe_data_received(1, found_failed_unreadable(b"OperationalError: disk I/O error"))
+    rows = orjson.dumps([["a", '{"x": 1}']])
+    writer.pipe_data_received(1, found_failed_unreadable(rows, b"OperationalError: disk I/O error"))
 
     assert [future.result() for future in asking] == [
         {"k": "a", "d": {"x": 1}},
@@ -634,13 +634,21 @@ def consumed_at(path: Path) -> dict[str, int | None]:
 
 
 async def test_consumes_are_committed_by_the_child_once_each(writing, monkeypatch):
-    engine, _writer, path = writing
+    engine, writer, path = writing
     store = SqlGrantStore(engine)
     await asyncio.gather(*(store.save(record(key)) for key in ["a", "b", "used"]))
     await store.consume("used", GrantKind.ACCESS_TOKEN, 100)
     no_thread_consumes(monkeypatch)
     no_thread_writes(monkeypatch)
     no_thread_reads(monkeypatch)
+    frames: list[bytes] = []
+    send = writer.send
+
+    def noted(items: list[Any], data: bytes) -> None:
+        frames.extend(statement.frame for _, _, statement, _ in items if statement)
+        send(items, data)
+
+    monkeypatch.setattr(writer, "send", noted)
 
     asked = [
         ("a", GrantKind.ACCESS_TOKEN),
@@ -665,6 +673,8 @@ async def test_consumes_are_committed_by_the_child_once_each(writing, monkeypatc
     assert grants_found[0].consumed_at == 200
     assert grants_found[3] is not None and grants_found[3].consumed_at == 100
     assert consumed_at(path) == {"a": 200, "b": 200, "used": 100}
+    # The turn's six consumes went in one frame; the handles they missed in one lookup.
+    assert frames == [UPDATE, SELECT]
 
 
 @asynccontextmanager
@@ -725,17 +735,19 @@ def test_the_child_s_updates_share_the_transaction_and_survive_a_refused_row(tmp
         2: "UPDATE t SET n = ? WHERE k IN (?*) AND n < ? RETURNING k, n",
     }
     asked = [
-        (UPDATE, 0, 2, [0, ["z", "absent"], 100]),
+        (UPDATE, 0, 2, [[0, ["z", "absent"], 100]]),
         (INSERT, 1, 1, [["a", 1], ["z", 2]]),  # z is taken: the rows go one by one
-        (UPDATE, 2, 2, [1, ["z", "y"], 100]),
+        (UPDATE, 2, 2, [[1, ["z", "y"], 100], [2, ["y"], 1]]),  # two runs
     ]
 
     answers = writer.answer_in_order(asked, statements)
 
     statuses = [ANSWER.unpack_from(answer)[:2] for answer in answers]
     assert statuses == [(FOUND, 0), (ROWS, 1), (FOUND, 2)]
-    assert orjson.loads(answers[0][ANSWER.size :]) == [["z", 0]]
-    assert orjson.loads(answers[2][ANSWER.size :]) in ([["z", 1], ["y", 1]], [["y", 1], ["z", 1]])
+    assert orjson.loads(answers[0][ANSWER.size :]) == [[["z", 0]]]
+    first, second = orjson.loads(answers[2][ANSWER.size :])
+    assert sorted(first) == [["y", 1], ["z", 1]]
+    assert second == []  # y is at 1 now, not below 1
     rows = sqlite3.connect(path).execute("SELECT k, n FROM t ORDER BY k").fetchall()
     assert rows == [("a", 1), ("y", 1), ("z", 1)]
 
@@ -744,7 +756,7 @@ def test_an_update_without_its_list_fails_its_read(tmp_path):
     path = table_t(tmp_path / "nolist.db")
     writer = Database(str(path), 1.0, [])
     statements = {2: "UPDATE t SET n = ? WHERE k IN (?*) RETURNING k"}
-    (answer,) = writer.answer_in_order([(UPDATE, 4, 2, [0, "z"])], statements)
+    (answer,) = writer.answer_in_order([(UPDATE, 4, 2, [[0, "z"]])], statements)
     assert ANSWER.unpack_from(answer)[:2] == (FAILED, 4)
     assert b"needs a list" in answer
     assert not writer.connection.in_transaction
@@ -758,7 +770,9 @@ async def test_the_worker_reads_an_update_s_rows_and_its_failure():
     writer._in_flight.extend(
         (update.sql, [caller], update, []) for caller in (returned, failing, unreadable)
     )
-    writer.pipe_data_received(1, found_failed_unreadable(b"OperationalError: database is locked"))
+    rows = orjson.dumps([[["a", '{"x": 1}']]])  # one run, one row
+    failure = b"OperationalError: database is locked"
+    writer.pipe_data_received(1, found_failed_unreadable(rows, failure))
 
     assert returned.result() == [{"k": "a", "d": {"x": 1}}]
     with pytest.raises(db.OperationalError, match="locked"):

@@ -143,13 +143,13 @@ class DriverUpdate:
     def answer(
         self, callers: list[asyncio.Future[Any]], keys: list[str], rows: list[list[Any]]
     ) -> None:
-        """The caller gets the rows its UPDATE returned (committed: a caller cancelled
-        meanwhile changes nothing). Rows this worker cannot read raise, before any
-        caller is answered."""
-        returned = [self.row(row) for row in rows]
-        for done in callers:
+        """Each caller the rows its run of the UPDATE returned (committed: a caller
+        cancelled meanwhile changes nothing). Rows this worker cannot read raise, before
+        any caller is answered."""
+        returned = [[self.row(row) for row in run] for run in rows]
+        for done, run in zip(callers, returned, strict=True):
             if not done.done():
-                done.set_result(returned)
+                done.set_result(run)
 
 
 def _decoded(

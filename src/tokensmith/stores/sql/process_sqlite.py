@@ -132,7 +132,7 @@ class SqliteProcess(HelperProcess[InFlight]):
     ) -> asyncio.Future[list[dict[str, Any]]]:
         """A future set to the rows ``statement`` returned once committed, in the turn's
         transaction with its inserts (``parameters`` in the SQL's order, its list among
-        them).
+        them). The turn's updates of one statement go in one frame, a run each.
 
         Parameters that cannot be sent (values JSON cannot carry) raise here.
         """
@@ -195,10 +195,14 @@ class SqliteProcess(HelperProcess[InFlight]):
             body = b"[" + b",".join(encoded for encoded, _ in rows) + b"]"
             self._frame(frames, INSERT, sql, len(sent), body)
             sent.append((sql, [done for _, done in rows], None, []))
+        runs: dict[DriverUpdate, list[tuple[bytes, asyncio.Future[Any]]]] = {}
         for statement, encoded, done in updates:
             if not done.cancelled():
-                self._frame(frames, UPDATE, statement.sql, len(sent), encoded)
-                sent.append((statement.sql, [done], statement, []))
+                runs.setdefault(statement, []).append((encoded, done))
+        for statement, queued in runs.items():
+            body = b"[" + b",".join(encoded for encoded, _ in queued) + b"]"
+            self._frame(frames, UPDATE, statement.sql, len(sent), body)
+            sent.append((statement.sql, [done for _, done in queued], statement, []))
         self.send(sent, b"".join(frames))
 
     def _frame(self, frames: list[bytes], kind: bytes, sql: str, nth: int, body: bytes) -> None:

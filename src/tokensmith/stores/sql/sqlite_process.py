@@ -39,11 +39,13 @@ Frames to the child, on its stdin, are a ``REQUEST`` header and a body:
 - ``SELECT``: the body is JSON of a list of keys for the slot's SELECT, which
   gets one ``?`` per key. Answered ``FOUND`` with JSON of the rows found (arrays
   in the SELECT's column order), or ``FAILED``.
-- ``UPDATE``: the body is JSON of an UPDATE ... RETURNING's parameters in order,
-  one of them a list: the slot's SQL holds one ``(?*)``, which gets one ``?``
-  per item of that list (``KEY_LIST``). Answered ``FOUND`` with JSON of the
-  rows it returned, once committed, or ``FAILED``. A refresh token or a code is
-  consumed this way: marked used if nobody has, and handed back if so.
+- ``UPDATE``: the body is JSON of a list of parameter lists for the slot's
+  UPDATE ... RETURNING, one run of the statement each; each list has the
+  statement's parameters in order, one of them a list: the SQL holds one
+  ``(?*)``, which gets one ``?`` per item of that list (``KEY_LIST``). Answered
+  ``FOUND`` with JSON of one list of returned rows per run, once committed, or
+  ``FAILED``. A refresh token or a code is consumed this way: marked used if
+  nobody has, and handed back if so.
 
 The frames of one read are answered in their order; its selects run first,
 then its inserts and updates are written in one transaction
@@ -234,22 +236,24 @@ class Database:
         self.connection.executemany(sql, rows)
         return ANSWER.pack(WRITTEN, sequence, 0)
 
-    def _updated(self, sequence: int, sql: str, parameters: list[Any]) -> bytes:
-        """``FOUND`` with the rows the UPDATE ... RETURNING returned (see ``UPDATE``)."""
-        flat: list[Any] = []
-        items: int | None = None
-        for parameter in parameters:
-            if isinstance(parameter, list):
-                flat += parameter
-                items = len(parameter)
-            else:
-                flat.append(parameter)
-        if items is None or KEY_LIST not in sql:
-            raise ValueError("an UPDATE needs a list parameter and (?*) in its SQL")
-        expanded = sql.replace(KEY_LIST, "(" + ",".join("?" * items) + ")", 1)
-        rows = self.connection.execute(expanded, flat).fetchall()
+    def _updated(self, sequence: int, sql: str, runs: list[list[Any]]) -> bytes:
+        """``FOUND`` with the rows each run of the UPDATE ... RETURNING returned."""
+        returned = []
+        for parameters in runs:
+            flat: list[Any] = []
+            items: int | None = None
+            for parameter in parameters:
+                if isinstance(parameter, list):
+                    flat += parameter
+                    items = len(parameter)
+                else:
+                    flat.append(parameter)
+            if items is None or KEY_LIST not in sql:
+                raise ValueError("an UPDATE needs a list parameter and (?*) in its SQL")
+            expanded = sql.replace(KEY_LIST, "(" + ",".join("?" * items) + ")", 1)
+            returned.append(self.connection.execute(expanded, flat).fetchall())
         # In the transaction: rows the worker could not read roll the update back.
-        body = json.dumps(rows, allow_nan=False).encode()
+        body = json.dumps(returned, allow_nan=False).encode()
         return ANSWER.pack(FOUND, sequence, len(body)) + body
 
     def _answers_row_by_row(self, writes: list[Write], statements: dict[int, str]) -> list[bytes]:
