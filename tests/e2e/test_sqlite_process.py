@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
 import pytest
+from cryptography.fernet import Fernet
 
+from tests.e2e import test_scale_out as scale_out
 from tests.e2e.child_processes import child_processes, held_then_continued, held_then_killed
-from tests.e2e.conftest import CONFIG, RunningServer
+from tests.e2e.conftest import CONFIG, RunningServer, start_server
+from tests.e2e.test_workers import children_of
 from tests.helpers import basic_auth
 from tokensmith.cli import available_cpus
 
@@ -77,3 +81,47 @@ def test_off_stores_on_the_worker_s_thread(server_factory, sqlite_only):
 def test_auto_stores_beside_a_single_worker(server_factory, sqlite_only):
     server = server_factory(OPAQUE_CONFIG)
     assert held_then_continued(server, SCRIPT, opaque_tokens_resolve) in sqlite_processes(server)
+
+
+@pytest.fixture
+def two_workers_with_sqlite_processes(tmp_path: Path, sqlite_only) -> Iterator[RunningServer]:
+    """``serve --workers 2`` on one SQLite file, each worker with its SQLite process."""
+    config = 'sqlite_process = "on"\n' + scale_out.CONFIG.format(
+        issuer=scale_out.ISSUER,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}",
+        redirect=scale_out.REDIRECT,
+        device=scale_out.DEVICE,
+        kek=Fernet.generate_key().decode(),
+    )
+    (tmp_path / "tokensmith.toml").write_text(config)
+    server = start_server(
+        tmp_path, ["--config", str(tmp_path / "tokensmith.toml"), "--workers", "2"]
+    )
+    yield server
+    server.stop()
+
+
+def test_two_workers_consume_one_code_and_one_refresh_token_once(
+    two_workers_with_sqlite_processes,
+):
+    server = two_workers_with_sqlite_processes
+    code, verifier = scale_out.code_from(server)
+    redeemed = scale_out.race([lambda: scale_out.redeem(server, code, verifier)] * 50)
+    assert scale_out.outcomes(redeemed) == (1, {"invalid_grant"})
+    # A code used again revokes what it gave (RFC 9700 4.2.4): refresh from a new one.
+    code, verifier = scale_out.code_from(server)
+    token = scale_out.redeem(server, code, verifier).json()["refresh_token"]
+
+    refreshed = scale_out.race([lambda: scale_out.refresh(server, token)] * 50)
+
+    assert scale_out.outcomes(refreshed) == (1, {"invalid_grant"})
+    # The reuse revoked the family: the token the one winner got is refused too.
+    rotated = next(r for r in refreshed if r.status_code == 200).json()["refresh_token"]
+    assert scale_out.refresh(server, rotated).json()["error"] == "invalid_grant"
+    # Fifty connections at once reach both workers: each consumed through its child.
+    workers = children_of(server.process.pid)
+    beside_workers = [pid for worker in workers for pid in children_of(worker)]
+    assert (
+        sum(SCRIPT.encode() in Path(f"/proc/{pid}/cmdline").read_bytes() for pid in beside_workers)
+        == 2
+    )

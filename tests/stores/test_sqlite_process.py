@@ -713,43 +713,61 @@ async def test_a_consume_held_by_a_killed_child_is_unavailable_not_retried(writi
     assert isinstance(outcome[0], db.OperationalError) and database_unavailable(outcome[0])
 
 
-async def test_a_consume_not_yet_sent_when_the_child_ended_runs_on_the_thread(writing):
-    engine, writer, path = writing
+async def queued_consume(
+    engine: SingleWriterEngine, writer: SqliteProcess, key: str, now: int
+) -> tuple[SqlGrantStore, asyncio.Future[Any]]:
+    """A store, and its consume of a stored ``key`` queued for the end of this turn, not sent."""
     store = SqlGrantStore(engine)
-    await store.save(record("late"))
-    consuming = asyncio.ensure_future(store.consume("late", GrantKind.ACCESS_TOKEN, 5))
+    await store.save(record(key))
+    consuming = asyncio.ensure_future(store.consume(key, GrantKind.ACCESS_TOKEN, now))
     await asyncio.sleep(0)
     assert writer._updates  # it waits for the end of the turn to be sent
+    return store, consuming
+
+
+async def test_a_consume_not_yet_sent_when_the_child_ended_runs_on_the_thread(writing):
+    engine, writer, path = writing
+    _store, consuming = await queued_consume(engine, writer, "late", 5)
     writer._end()
     outcome, _grant = await asyncio.wait_for(consuming, READY_SECONDS)
     assert outcome is ConsumeOutcome.CONSUMED
     assert consumed_at(path) == {"late": 5}
 
 
-def test_the_child_s_updates_share_the_transaction_and_survive_a_refused_row(tmp_path):
+def test_the_child_s_consumes_share_the_transaction_and_survive_a_refused_row(tmp_path):
     path = table_t(tmp_path / "update.db")
     writer = Database(str(path), 1.0, [])
-    writer.connection.execute("INSERT INTO t VALUES ('z', 26), ('y', 25)")
+    writer.connection.execute("INSERT INTO t VALUES ('z', NULL), ('y', NULL), ('x', 1)")
     statements = {
         1: "INSERT INTO t (k, n) VALUES (?, ?)",
-        2: "UPDATE t SET n = ? WHERE k IN (?*) AND n < ? RETURNING k, n",
+        2: "UPDATE t SET n = ? WHERE k IN (?*) AND n IS NULL RETURNING k, n",  # a consume
+        3: "SELECT k, n FROM t WHERE k IN ",
+        4: "UPDATE t SET k = ? WHERE k IN (?*) RETURNING k",  # breaks the primary key
     }
     asked = [
-        (UPDATE, 0, 2, [[0, ["z", "absent"], 100]]),
-        (INSERT, 1, 1, [["a", 1], ["z", 2]]),  # z is taken: the rows go one by one
-        (UPDATE, 2, 2, [[1, ["z", "y"], 100], [2, ["y"], 1]]),  # two runs
+        (SELECT, 0, 3, ["z"]),
+        (UPDATE, 1, 2, [[5, ["z"]], [6, ["z"]], [7, ["absent"]]]),  # z twice: consumed once
+        (INSERT, 2, 1, [["a", 1], ["y", 2]]),  # y is taken: the rows go one by one
+        (UPDATE, 3, 4, [["x", ["y"]]]),  # a failing update fails only its own frame
+        (UPDATE, 4, 2, [[8, ["y", "x"]]]),
+        (SELECT, 5, 3, ["z"]),
     ]
 
     answers = writer.answer_in_order(asked, statements)
 
     statuses = [ANSWER.unpack_from(answer)[:2] for answer in answers]
-    assert statuses == [(FOUND, 0), (ROWS, 1), (FOUND, 2)]
-    assert orjson.loads(answers[0][ANSWER.size :]) == [[["z", 0]]]
-    first, second = orjson.loads(answers[2][ANSWER.size :])
-    assert sorted(first) == [["y", 1], ["z", 1]]
-    assert second == []  # y is at 1 now, not below 1
+    assert statuses == [(FOUND, 0), (FOUND, 1), (ROWS, 2), (FAILED, 3), (FOUND, 4), (FOUND, 5)]
+    body = [answer[ANSWER.size :] for answer in answers]
+    assert body[3].startswith(b"IntegrityError")
+    body = [orjson.loads(found) if n != 3 else None for n, found in enumerate(body)]
+    assert body[0] == [["z", None]]
+    # Rerun after the first transaction was rolled back: z is consumed again, by its
+    # first run only, as if the refused row had never been tried.
+    assert body[1] == [[["z", 5]], [], []]
+    assert body[4] == [[["y", 8]]]  # x was consumed before (n = 1)
+    assert body[5] == [["z", None]]  # the selects ran before the writes
     rows = sqlite3.connect(path).execute("SELECT k, n FROM t ORDER BY k").fetchall()
-    assert rows == [("a", 1), ("y", 1), ("z", 1)]
+    assert rows == [("a", 1), ("x", 1), ("y", 8), ("z", 5)]
 
 
 def test_an_update_without_its_list_fails_its_read(tmp_path):
@@ -758,7 +776,7 @@ def test_an_update_without_its_list_fails_its_read(tmp_path):
     statements = {2: "UPDATE t SET n = ? WHERE k IN (?*) RETURNING k"}
     (answer,) = writer.answer_in_order([(UPDATE, 4, 2, [[0, "z"]])], statements)
     assert ANSWER.unpack_from(answer)[:2] == (FAILED, 4)
-    assert b"needs a list" in answer
+    assert b"needs one list" in answer
     assert not writer.connection.in_transaction
 
 
@@ -777,9 +795,49 @@ async def test_the_worker_reads_an_update_s_rows_and_its_failure():
     assert returned.result() == [{"k": "a", "d": {"x": 1}}]
     with pytest.raises(db.OperationalError, match="locked"):
         failing.result()
-    with pytest.raises(db.DataError):
+    with pytest.raises(db.OperationalError, match="unreadable"):  # committed: a 503
         unreadable.result()
     assert not writer.ended
+
+
+async def test_an_update_answered_with_too_few_runs_answers_nobody_with_rows():
+    loop = asyncio.get_running_loop()
+    writer = SqliteProcess(Path("unused.db"), 1.0, [], wrote=lambda: None)
+    update = lookups.DriverUpdate("UPDATE ...", ("p",), ("k",), frozenset())
+    callers = [loop.create_future() for _ in range(2)]
+    writer._in_flight.append((update.sql, callers, update, []))
+    rows = orjson.dumps([[["a"]]])  # one run's rows for two runs
+    writer.pipe_data_received(1, READY + ANSWER.pack(FOUND, 0, len(rows)) + rows)
+    for done in callers:
+        with pytest.raises(db.OperationalError, match="1 runs answered for 2"):
+            done.result()
+
+
+async def test_a_consume_cancelled_before_its_turn_is_sent_consumes_nothing(writing):
+    engine, writer, path = writing
+    store, consuming = await queued_consume(engine, writer, "kept", 3)
+    consuming.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await consuming
+    await store.find("kept", GrantKind.ACCESS_TOKEN)  # a round trip through the child
+    assert consumed_at(path) == {"kept": None}
+    outcome, _grant = await store.consume("kept", GrantKind.ACCESS_TOKEN, 4)
+    assert outcome is ConsumeOutcome.CONSUMED
+    assert consumed_at(path) == {"kept": 4}
+
+
+async def test_a_handle_saved_after_a_missed_consume_is_missing_for_it(writing, monkeypatch):
+    engine, _writer, _path = writing
+    store = SqlGrantStore(engine)
+    find = store._lookup.find
+
+    async def saved_meanwhile(key: str) -> object:
+        await store.save(record(key))  # between the UPDATE and the look at what it missed
+        return await find(key)
+
+    monkeypatch.setattr(store._lookup, "find", saved_meanwhile)
+    outcome, grant = await store.consume("late", GrantKind.ACCESS_TOKEN, 3)
+    assert (outcome, grant) == (ConsumeOutcome.MISSING, None)  # never "already consumed"
 
 
 def test_only_a_consume_the_driver_runs_as_it_is_goes_to_the_child(tmp_path):
@@ -794,3 +852,10 @@ def test_only_a_consume_the_driver_runs_as_it_is_goes_to_the_child(tmp_path):
     memory = create_engine("sqlite+aiosqlite:///:memory:")
     assert lookups.DriverUpdate.for_sqlite(memory, grant_store._CONSUME_MANY) is None
     assert lookups.DriverUpdate.for_sqlite(engine, grant_store._REVOKE) is None  # no list
+    json_data = (
+        grant_store.update(grant_store.grants)
+        .where(grant_store.grants.c.key.in_(grant_store.bindparam("p", expanding=True)))
+        .values(data=grant_store.bindparam("d", type_=grant_store.grants.c.data.type))
+        .returning(grant_store.grants.c.key)
+    )
+    assert lookups.DriverUpdate.for_sqlite(engine, json_data) is None  # JSON needs processing

@@ -123,11 +123,16 @@ class SqlGrantStore:
 
     async def _consumed(self, key: str, kind: GrantKind, rows: list[dict[str, Any]]) -> _Consumed:
         """The outcome of one handle's UPDATE in the SQLite process: the row it returned,
-        else whether the handle was there (used before) or not, read after the commit."""
+        else whether the handle was there (used before) or not, read after the commit.
+
+        Read after, not in the UPDATE's transaction: a row found unconsumed was not there
+        when the UPDATE ran (saved since), so for this call it was missing, as the
+        thread's one transaction would have said; never "already consumed", which
+        revokes a refresh token's family."""
         if rows:
             return ConsumeOutcome.CONSUMED, _grant_from_row(rows[0])
         row = await self._lookup.find(key)
-        if row is None or row["kind"] != kind.value:
+        if row is None or row["kind"] != kind.value or row["consumed_at"] is None:
             return ConsumeOutcome.MISSING, None
         return ConsumeOutcome.ALREADY_CONSUMED, _grant_from_row(row)
 

@@ -45,11 +45,17 @@ Row = dict[str, Any]
 _PLAIN_TYPES = (String, Integer, BigInteger)
 
 
+def given_as_is(type_: Any) -> bool:
+    """Whether values of this SQLAlchemy type go to SQLite's driver without processing
+    (strings and integers; the exact types: an Enum is a String that processes)."""
+    return type(type_) in _PLAIN_TYPES
+
+
 def stored_as_given(table: TableClause) -> bool:
     """Whether every column of ``table`` is a string, an integer or JSON (stored as text):
     values the driver takes and gives back without SQLAlchemy's processing but JSON's. The
     exact types: a subclass (an Enum is a String) may process its values."""
-    return all(type(column.type) in (*_PLAIN_TYPES, JSON) for column in table.columns)
+    return all(given_as_is(column.type) or type(column.type) is JSON for column in table.columns)
 
 
 @dataclass(frozen=True, slots=True)

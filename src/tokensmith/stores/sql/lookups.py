@@ -36,7 +36,7 @@ from sqlalchemy.sql import Update
 
 from tokensmith.stores.sql.batching import Batch, Batcher
 from tokensmith.stores.sql.engine import SingleWriterEngine, run_read, sqlite_process_of
-from tokensmith.stores.sql.group_commit import stored_as_given
+from tokensmith.stores.sql.group_commit import given_as_is, stored_as_given
 from tokensmith.stores.sql.process_sqlite import NotSent
 from tokensmith.stores.sql.sqlite_process import KEY_LIST, SELECT, UPDATE
 
@@ -108,7 +108,8 @@ class DriverUpdate:
     @classmethod
     def for_sqlite(cls, engine: AsyncEngine, statement: Update) -> DriverUpdate | None:
         """None unless ``engine`` is SQLite on a file, ``statement`` has exactly one
-        expanding parameter and its table's columns are strings, integers or JSON."""
+        expanding parameter, every parameter is a string or an integer (values the
+        driver takes as they are) and its table's columns are strings, integers or JSON."""
         if not isinstance(engine, SingleWriterEngine) or engine.thread_engine is None:
             return None
         if not isinstance(statement.table, TableClause) or not stored_as_given(statement.table):
@@ -119,6 +120,8 @@ class DriverUpdate:
             name for name, bound in compiled.binds.items() if bound.expanding and name in text
         ]
         if len(expanding) != 1 or compiled.positiontup is None:
+            return None
+        if not all(given_as_is(compiled.binds[name].type) for name in compiled.positiontup):
             return None
         marker = f"(__[POSTCOMPILE_{expanding[0]}])"
         if text.count(marker) != 1 or KEY_LIST in text:
@@ -146,6 +149,8 @@ class DriverUpdate:
         """Each caller the rows its run of the UPDATE returned (committed: a caller
         cancelled meanwhile changes nothing). Rows this worker cannot read raise, before
         any caller is answered."""
+        if len(rows) != len(callers):
+            raise ValueError(f"{len(rows)} runs answered for {len(callers)}")
         returned = [[self.row(row) for row in run] for run in rows]
         for done, run in zip(callers, returned, strict=True):
             if not done.done():

@@ -9,7 +9,7 @@ database said: ``IntegrityError`` for a row a constraint refused (the others
 of the batch are written), ``OperationalError`` and its kin for a batch that
 was not. ``KeyedLookup`` hands it keys (``find``) for tables whose rows the
 driver gives back as they are (``DriverSelect``): a turn's keys go in one
-SELECT, read after the turn's inserts are committed. ``SqlGrantStore`` hands it
+SELECT, which sees every write committed before it was sent. ``SqlGrantStore`` hands it
 consumes (``update``: an UPDATE ... RETURNING, ``DriverUpdate``), committed in
 the turn's transaction with its inserts.
 
@@ -81,7 +81,8 @@ class SqliteProcess(HelperProcess[InFlight]):
     script: ClassVar[str] = sqlite_process.__file__
     what: ClassVar[str] = "the SQLite process"
     unanswered: ClassVar[str] = (
-        "%d batches unanswered (inserts may or may not be committed; lookups are read again)"
+        "%d batches unanswered (inserts and consumes may or may not be committed; "
+        "lookups are read again)"
     )
     max_in_flight: ClassVar[int] = 64
 
@@ -226,7 +227,9 @@ class SqliteProcess(HelperProcess[InFlight]):
             try:
                 statement.answer(callers, keys, orjson.loads(body))
             except Exception as exc:  # rows this worker cannot read: this frame's error
-                _settle(callers, _database_error(sql, f"DataError: {exc}"))
+                # An UPDATE's is committed: like an unanswered one, a 503 (retry) then.
+                error = "OperationalError" if statement.frame == UPDATE else "DataError"
+                _settle(callers, _database_error(sql, f"{error}: unreadable answer: {exc}"))
             return
         if status not in (WRITTEN, ROWS):
             _settle(callers, _database_error(sql, body.decode(errors="replace")))

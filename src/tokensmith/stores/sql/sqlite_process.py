@@ -240,16 +240,13 @@ class Database:
         """``FOUND`` with the rows each run of the UPDATE ... RETURNING returned."""
         returned = []
         for parameters in runs:
+            lists = [parameter for parameter in parameters if isinstance(parameter, list)]
+            if len(lists) != 1 or sql.count(KEY_LIST) != 1:
+                raise ValueError("an UPDATE needs one list parameter and one (?*) in its SQL")
             flat: list[Any] = []
-            items: int | None = None
             for parameter in parameters:
-                if isinstance(parameter, list):
-                    flat += parameter
-                    items = len(parameter)
-                else:
-                    flat.append(parameter)
-            if items is None or KEY_LIST not in sql:
-                raise ValueError("an UPDATE needs a list parameter and (?*) in its SQL")
+                flat += parameter if isinstance(parameter, list) else [parameter]
+            items = len(lists[0])
             expanded = sql.replace(KEY_LIST, "(" + ",".join("?" * items) + ")", 1)
             returned.append(self.connection.execute(expanded, flat).fetchall())
         # In the transaction: rows the worker could not read roll the update back.
@@ -264,7 +261,7 @@ class Database:
             with self._transaction():
                 for kind, sequence, slot, body in writes:
                     if kind == UPDATE:
-                        answers.append(self._updated(sequence, statements[slot], body))
+                        answers.append(self._update_alone(sequence, statements[slot], body))
                         continue
                     refused = [self._insert_alone(statements[slot], row) for row in body]
                     if any(reason is not None for reason in refused):
@@ -275,6 +272,18 @@ class Database:
         except Exception as exc:
             return _failed([sequence for _, sequence, _, _ in writes], exc)
         return answers
+
+    def _update_alone(self, sequence: int, sql: str, runs: list[list[Any]]) -> bytes:
+        """An UPDATE frame under a savepoint of its own: its failure is its own ``FAILED``
+        (the inserts beside it are not refused for it)."""
+        self.connection.execute("SAVEPOINT frame")
+        try:
+            return self._updated(sequence, sql, runs)
+        except Exception as exc:
+            self.connection.execute("ROLLBACK TO frame")
+            return _failed([sequence], exc)[0]
+        finally:
+            self.connection.execute("RELEASE frame")
 
     def _insert_alone(self, sql: str, row: list[Any]) -> str | None:
         self.connection.execute("SAVEPOINT row")
