@@ -188,22 +188,18 @@ class SqliteProcess(HelperProcess[InFlight]):
                 self._frame(frames, SELECT, select.sql, len(sent), body)
                 keys = [key for key, _, _ in part]
                 sent.append((select.sql, [found for *_, found in part], select, keys))
-        inserts: dict[str, list[tuple[bytes, asyncio.Future[None]]]] = {}
-        for sql, encoded, done in pending:
+        # One frame per statement: an INSERT's rows, or an UPDATE's runs, as a JSON array.
+        writes: dict[tuple[bytes, str, DriverUpdate | None], list[tuple[bytes, Any]]] = {}
+        for kind, sql, statement, encoded, done in [
+            *((INSERT, sql, None, encoded, done) for sql, encoded, done in pending),
+            *((UPDATE, update.sql, update, encoded, done) for update, encoded, done in updates),
+        ]:
             if not done.cancelled():
-                inserts.setdefault(sql, []).append((encoded, done))
-        for sql, rows in inserts.items():
-            body = b"[" + b",".join(encoded for encoded, _ in rows) + b"]"
-            self._frame(frames, INSERT, sql, len(sent), body)
-            sent.append((sql, [done for _, done in rows], None, []))
-        runs: dict[DriverUpdate, list[tuple[bytes, asyncio.Future[Any]]]] = {}
-        for statement, encoded, done in updates:
-            if not done.cancelled():
-                runs.setdefault(statement, []).append((encoded, done))
-        for statement, queued in runs.items():
+                writes.setdefault((kind, sql, statement), []).append((encoded, done))
+        for (kind, sql, statement), queued in writes.items():
             body = b"[" + b",".join(encoded for encoded, _ in queued) + b"]"
-            self._frame(frames, UPDATE, statement.sql, len(sent), body)
-            sent.append((statement.sql, [done for _, done in queued], statement, []))
+            self._frame(frames, kind, sql, len(sent), body)
+            sent.append((sql, [done for _, done in queued], statement, []))
         self.send(sent, b"".join(frames))
 
     def _frame(self, frames: list[bytes], kind: bytes, sql: str, nth: int, body: bytes) -> None:
