@@ -16,13 +16,14 @@ Ask = Callable[[RunningServer, int], None]
 """Ask ``server`` for that many tokens, asserting each is good."""
 
 
+def processes_running(pids: list[int], script: str) -> list[int]:
+    """Those of ``pids`` running ``script`` (a path ending, "tokensmith/keys/...")."""
+    return [pid for pid in pids if script.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
 def child_processes(server: RunningServer, script: str) -> list[int]:
-    """The server's children running ``script`` (a path ending, "tokensmith/keys/...")."""
-    return [
-        pid
-        for pid in children_of(server.process.pid)
-        if script.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
-    ]
+    """The server's children running ``script``."""
+    return processes_running(children_of(server.process.pid), script)
 
 
 def started_child(server: RunningServer, script: str, ask: Ask) -> int:
@@ -68,6 +69,17 @@ def held_then_continued(server: RunningServer, script: str, ask: Ask) -> int:
         for future in asking:
             future.result(timeout=30)
     return pid
+
+
+def one_child_all_along(server: RunningServer, script: str, ask: Ask, count: int) -> str:
+    """Requests held by the stopped ``script`` process go on, then ``count`` more go through
+    that same process, which ends with the server; the server's output."""
+    pid = held_then_continued(server, script, ask)
+    ask(server, count)
+    assert child_processes(server, script) == [pid]  # the same process all along
+    output = server.stop()
+    assert not Path(f"/proc/{pid}").exists()  # it ended with the server
+    return output
 
 
 def held_then_killed(server: RunningServer, script: str, ask: Ask) -> list[BaseException | None]:

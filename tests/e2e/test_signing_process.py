@@ -11,6 +11,7 @@ from tests.e2e.child_processes import (
     child_processes,
     held_then_continued,
     held_then_killed,
+    one_child_all_along,
     started_child,
 )
 from tests.e2e.conftest import RunningServer
@@ -33,12 +34,8 @@ def started_signing_process(server: RunningServer) -> int:
 
 def test_tokens_signed_in_the_signing_process_verify(server_factory, config_text):
     server = server_factory('signing_process = "on"\n' + config_text)
-    pid = held_then_continued(server, SCRIPT, tokens_verify)
-    tokens_verify(server, 200)
-    assert signing_processes(server) == [pid]  # the same process all along
-    output = server.stop()
+    output = one_child_all_along(server, SCRIPT, tokens_verify, 200)
     assert "tokens signed in:   a process beside each worker" in output
-    assert not Path(f"/proc/{pid}").exists()  # it ended with the server
 
 
 def test_requests_held_by_a_killed_signing_process_still_get_their_tokens(

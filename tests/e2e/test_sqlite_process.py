@@ -10,7 +10,13 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests.e2e import test_scale_out as scale_out
-from tests.e2e.child_processes import child_processes, held_then_continued, held_then_killed
+from tests.e2e.child_processes import (
+    child_processes,
+    held_then_continued,
+    held_then_killed,
+    one_child_all_along,
+    processes_running,
+)
 from tests.e2e.conftest import CONFIG, RunningServer, start_server
 from tests.e2e.test_workers import children_of
 from tests.helpers import basic_auth
@@ -50,12 +56,8 @@ def opaque_tokens_resolve(server: RunningServer, count: int) -> None:
 
 def test_tokens_stored_and_introspected_through_the_child_resolve(server_factory, sqlite_only):
     server = server_factory('sqlite_process = "on"\n' + OPAQUE_CONFIG)
-    pid = held_then_continued(server, SCRIPT, opaque_tokens_resolve)
-    opaque_tokens_resolve(server, 100)
-    assert sqlite_processes(server) == [pid]  # the same process all along
-    output = server.stop()
+    output = one_child_all_along(server, SCRIPT, opaque_tokens_resolve, 100)
     assert "SQLite work in:     a process beside each worker" in output
-    assert not Path(f"/proc/{pid}").exists()  # it ended with the server
 
 
 def test_requests_held_by_a_killed_sqlite_process_are_told_to_retry(server_factory, sqlite_only):
@@ -121,7 +123,4 @@ def test_two_workers_consume_one_code_and_one_refresh_token_once(
     # Fifty connections at once reach both workers: each consumed through its child.
     workers = children_of(server.process.pid)
     beside_workers = [pid for worker in workers for pid in children_of(worker)]
-    assert (
-        sum(SCRIPT.encode() in Path(f"/proc/{pid}/cmdline").read_bytes() for pid in beside_workers)
-        == 2
-    )
+    assert len(processes_running(beside_workers, SCRIPT)) == 2

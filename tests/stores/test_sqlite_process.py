@@ -7,7 +7,7 @@ import logging
 import os
 import signal
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,18 @@ def the_helper(engine: SingleWriterEngine) -> SqliteProcess:
     helper = engine._sqlite_processes.get().helper
     assert helper is not None
     return helper
+
+
+@asynccontextmanager
+async def held_by_stopped_child(
+    writer: SqliteProcess, *calls: Awaitable[Any]
+) -> AsyncIterator[list[asyncio.Future[Any]]]:
+    """``calls`` started while the child is stopped (SIGSTOP), once it is seen holding them."""
+    with stopped_process(writer.pid):
+        started = [asyncio.ensure_future(call) for call in calls]
+        await asyncio.sleep(0.2)
+        assert not any(future.done() for future in started)  # the stopped child holds them
+        yield started
 
 
 async def open_engine(path: Path, **options: object) -> SingleWriterEngine:
@@ -130,10 +142,7 @@ async def test_saves_are_committed_by_the_child_before_they_return(writing, monk
 async def test_a_save_waits_for_the_child_s_commit(writing):
     engine, writer, path = writing
     store = SqlGrantStore(engine)
-    with stopped_process(writer.pid):
-        saving = asyncio.ensure_future(store.save(record("held")))
-        await asyncio.sleep(0.2)
-        assert not saving.done()  # the stopped child holds it
+    async with held_by_stopped_child(writer, store.save(record("held"))) as (saving,):
         assert stored(path) == {}
     await asyncio.wait_for(saving, READY_SECONDS)
     assert stored(path) == {"held": {"n": "held"}}
@@ -192,15 +201,13 @@ async def test_a_killed_child_fails_what_it_held_then_the_thread_writes_and_anot
     monkeypatch.setattr(LoopHelper, "restart_seconds", 0.5)
     caplog.set_level(logging.WARNING)
     store = SqlGrantStore(engine)
-    with stopped_process(writer.pid):
-        held = asyncio.gather(
-            *(store.save(record(f"held{n}")) for n in range(5)), return_exceptions=True
-        )
-        await asyncio.sleep(0.1)
-        assert not held.done()
+    saves = (store.save(record(f"held{n}")) for n in range(5))
+    async with held_by_stopped_child(writer, *saves) as held:
         assert writer.pid is not None
         os.kill(writer.pid, signal.SIGKILL)
-        outcomes = await asyncio.wait_for(held, READY_SECONDS)
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(*held, return_exceptions=True), READY_SECONDS
+        )
 
     # Sent and never answered: committed or not, nobody knows; the client is told to retry.
     assert all(isinstance(outcome, db.OperationalError) for outcome in outcomes)
@@ -255,10 +262,8 @@ async def test_a_hung_child_is_ended_and_its_callers_told_to_retry(writing, monk
 async def test_a_cancelled_save_does_not_disturb_the_others(writing):
     engine, writer, path = writing
     store = SqlGrantStore(engine)
-    with stopped_process(writer.pid):
-        gone = asyncio.ensure_future(store.save(record("gone")))
-        kept = asyncio.ensure_future(store.save(record("kept")))
-        await asyncio.sleep(0.1)
+    saves = store.save(record("gone")), store.save(record("kept"))
+    async with held_by_stopped_child(writer, *saves) as (gone, kept):
         gone.cancel()
     await asyncio.wait_for(kept, READY_SECONDS)
     assert gone.cancelled()
@@ -485,10 +490,9 @@ async def test_a_lookup_held_by_a_killed_child_is_read_again_on_the_thread(writi
     engine, writer, _path = writing
     store = SqlGrantStore(engine)
     await store.save(record("kept"))
-    with stopped_process(writer.pid):
-        finding = asyncio.ensure_future(store.find("kept", GrantKind.ACCESS_TOKEN))
-        await asyncio.sleep(0.1)
-        assert not finding.done()  # the stopped child holds it
+    async with held_by_stopped_child(writer, store.find("kept", GrantKind.ACCESS_TOKEN)) as (
+        finding,
+    ):
         assert writer.pid is not None
         os.kill(writer.pid, signal.SIGKILL)
         found = await asyncio.wait_for(finding, READY_SECONDS)
@@ -524,10 +528,8 @@ async def test_a_cancelled_lookup_does_not_disturb_the_others(writing):
     engine, writer, _path = writing
     store = SqlGrantStore(engine)
     await store.save(record("there"))
-    with stopped_process(writer.pid):
-        gone = asyncio.ensure_future(store.find("there", GrantKind.ACCESS_TOKEN))
-        kept = asyncio.ensure_future(store.find("there", GrantKind.ACCESS_TOKEN))
-        await asyncio.sleep(0.1)
+    finds = (store.find("there", GrantKind.ACCESS_TOKEN) for _ in range(2))
+    async with held_by_stopped_child(writer, *finds) as (gone, kept):
         gone.cancel()
     found = await asyncio.wait_for(kept, READY_SECONDS)
     assert gone.cancelled()
@@ -684,10 +686,8 @@ async def held_consume(
     """A consume of a stored handle, "held", at 7, sent to the child while it is stopped."""
     store = SqlGrantStore(engine)
     await store.save(record("held"))
-    with stopped_process(writer.pid):
-        consuming = asyncio.ensure_future(store.consume("held", GrantKind.ACCESS_TOKEN, 7))
-        await asyncio.sleep(0.2)
-        assert not consuming.done()  # the stopped child holds it
+    consume = store.consume("held", GrantKind.ACCESS_TOKEN, 7)
+    async with held_by_stopped_child(writer, consume) as (consuming,):
         yield consuming
 
 
