@@ -52,9 +52,9 @@ def create_engine(
     ``sqlite_busy_timeout_ms`` is how long a SQLite write waits for another
     process's write lock before failing (and the request answering 503).
     ``sqlite_synchronous`` is SQLite's fsync policy under WAL (docs/deployment.md).
-    ``sqlite_process``: batched inserts into a SQLite file are committed, and batched
-    lookups read, by a child process of each event loop's (``process_sqlite.py``), on
-    another core.
+    ``sqlite_process``: batched inserts and consumes into a SQLite file are committed,
+    and batched lookups read, by a child process of each event loop's
+    (``process_sqlite.py``), on another core.
     """
     # JSON columns (a grant's data, a client's metadata) through orjson: the
     # standard json module took 5 of a token insert's ~18 us per row.
@@ -129,8 +129,8 @@ class SingleWriterEngine(AsyncEngine):
         self._sqlite_processes: PerLoop[LoopHelper[SqliteProcess]] | None = None
 
     def use_sqlite_process(self, database: Path, busy_timeout: float, pragmas: list[str]) -> None:
-        """Let each event loop's batched inserts and lookups go to a SQLite process of its
-        own."""
+        """Let each event loop's batched inserts, consumes and lookups go to a SQLite process
+        of its own."""
 
         def new_process() -> SqliteProcess:
             return SqliteProcess(database, busy_timeout, pragmas, self._wrote)
@@ -145,6 +145,7 @@ class SingleWriterEngine(AsyncEngine):
         return process if process is not None and process.can_take(1) else None
 
     def _wrote(self) -> None:
+        """A write was committed (here or by the SQLite process): tell the checkpointer."""
         if self.checkpointer is not None:
             self.checkpointer.wrote()
 
@@ -152,8 +153,7 @@ class SingleWriterEngine(AsyncEngine):
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         async with self._write_lock.get(), self._write_turn(), super().begin() as connection:
             yield connection
-        if self.checkpointer is not None:
-            self.checkpointer.wrote()
+        self._wrote()
 
     @asynccontextmanager
     async def _write_turn(self) -> AsyncIterator[None]:
@@ -197,8 +197,7 @@ class SingleWriterEngine(AsyncEngine):
                     self._writer, _in_transaction, self._threaded, work, self._turns
                 )
         finally:  # committed or not (a cancelled caller's commit goes on): check
-            if self.checkpointer is not None:
-                self.checkpointer.wrote()
+            self._wrote()
 
     async def run_read(self, work: Callable[[Connection], T]) -> T:
         """``work`` on a connection of its own, run on a thread in one hand-off."""

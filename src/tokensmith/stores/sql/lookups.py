@@ -16,7 +16,7 @@ for an UPDATE ... RETURNING of such a table (a grant's consume).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -59,9 +59,7 @@ class DriverSelect:
     def for_sqlite(cls, engine: AsyncEngine, table: Table, key: Column[Any]) -> DriverSelect | None:
         """None unless ``engine`` is SQLite on a file and every column is a string, an
         integer or JSON, whose stored values need no SQLAlchemy processing but JSON's."""
-        if not isinstance(engine, SingleWriterEngine) or engine.thread_engine is None:
-            return None
-        if not stored_as_given(table):
+        if not _driver_runs(engine, table):
             return None
         # SQLAlchemy's own SQL for the SELECT, cut before its expanding IN list: the
         # process appends one "?" per key.
@@ -75,9 +73,7 @@ class DriverSelect:
             sql=compiled[:cut],
             columns=columns,
             key_index=columns.index(key.name),
-            json_indexes=frozenset(
-                n for n, column in enumerate(table.columns) if isinstance(column.type, JSON)
-            ),
+            json_indexes=_json_indexes(table.columns),
         )
 
     def row(self, values: list[Any]) -> dict[str, Any]:
@@ -110,9 +106,7 @@ class DriverUpdate:
         """None unless ``engine`` is SQLite on a file, ``statement`` has exactly one
         expanding parameter, every parameter is a string or an integer (values the
         driver takes as they are) and its table's columns are strings, integers or JSON."""
-        if not isinstance(engine, SingleWriterEngine) or engine.thread_engine is None:
-            return None
-        if not isinstance(statement.table, TableClause) or not stored_as_given(statement.table):
+        if not _driver_runs(engine, statement.table):
             return None
         compiled = statement.compile(dialect=engine.dialect)
         text = str(compiled)
@@ -131,9 +125,7 @@ class DriverUpdate:
             sql=text.replace(marker, KEY_LIST),
             parameters=tuple(compiled.positiontup),
             columns=tuple(column.name for column in returned),
-            json_indexes=frozenset(
-                n for n, column in enumerate(returned) if isinstance(column.type, JSON)
-            ),
+            json_indexes=_json_indexes(returned),
         )
 
     def values(self, parameters: Mapping[str, Any]) -> list[Any]:
@@ -155,6 +147,22 @@ class DriverUpdate:
         for done, run in zip(callers, returned, strict=True):
             if not done.done():
                 done.set_result(run)
+
+
+def _driver_runs(engine: AsyncEngine, table: Any) -> bool:
+    """Whether ``engine`` is SQLite on a file (whose SQLite process may run the statement)
+    and ``table``'s rows go to and come from the driver as they are (``stored_as_given``)."""
+    return (
+        isinstance(engine, SingleWriterEngine)
+        and engine.thread_engine is not None
+        and isinstance(table, TableClause)
+        and stored_as_given(table)
+    )
+
+
+def _json_indexes(columns: Iterable[Any]) -> frozenset[int]:
+    """Where the JSON columns are among ``columns``, in order."""
+    return frozenset(n for n, column in enumerate(columns) if isinstance(column.type, JSON))
 
 
 def _decoded(
