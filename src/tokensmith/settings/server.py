@@ -69,10 +69,10 @@ class Settings(BaseSettings):
     """SQLite fsync policy (WAL): NORMAL survives process crashes, FULL also power loss."""
     sqlite_process: Literal["auto", "on", "off"] = "auto"
     """Commit the stored tokens of a SQLite file (opaque access tokens, refresh tokens,
-    codes) and look them up in a child process of each worker's, on another core ("on"),
-    or on the worker's own threads ("off"). "auto": on when ``tokensmith serve`` runs fewer
-    workers than the CPUs it may use; off in an app built with ``create_app`` and served
-    some other way."""
+    codes), consume them and look them up in a child process of each worker's, on another
+    core ("on"), or on the worker's own threads ("off"). "auto": on when ``tokensmith
+    serve`` runs fewer workers than the CPUs it may use; off in an app built with
+    ``create_app`` and served some other way."""
     redis_url: str | None = Field(default=None, pattern=r"^(redis|rediss|unix)://")
     """Keep short-lived state (codes, pending requests, replay caches, counters) in Redis."""
     redis_key_prefix: str = Field(default="tokensmith", pattern=r"^[\w.:-]+$")
