@@ -60,6 +60,8 @@ class JwtClientAssertion(ABC):
     form_fields: ClassVar[frozenset[str]] = frozenset(
         {"client_id", "client_assertion", "client_assertion_type"}
     )
+    header_fields: ClassVar[frozenset[str]] = frozenset()
+    # Not reusable_verification: an assertion expires, and its jti may be used once.
 
     def __init__(self, settings: Settings, grants: GrantStore):
         issuer = settings.issuer_url

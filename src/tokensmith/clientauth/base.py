@@ -18,6 +18,7 @@ from typing import ClassVar, Protocol
 from starlette.datastructures import Headers
 
 from tokensmith._types import FormData
+from tokensmith.clientauth.remembered import RememberedAuthentications
 from tokensmith.errors import InvalidClient, InvalidRequest
 from tokensmith.models.client import Client
 from tokensmith.stores.protocols import ClientStore
@@ -42,11 +43,17 @@ class ClientAuthenticator(Protocol):
 
     An authenticator may also set ``signing_algorithms: ClassVar[tuple[str, ...]]``
     when its credentials are signed, for discovery's
-    ``token_endpoint_auth_signing_alg_values_supported``.
+    ``token_endpoint_auth_signing_alg_values_supported``; and, so that the
+    registry may remember authentications (``clientauth/remembered.py``),
+    ``header_fields: ClassVar[frozenset[str]]``, the headers ``extract`` reads,
+    and ``reusable_verification: ClassVar[bool]``, True when ``verify`` of the
+    same credentials against the same ``Client`` object always gives the same
+    answer (a secret; not an assertion, which expires and is used once).
     """
 
     method: ClassVar[str]
     form_fields: ClassVar[frozenset[str]]
+    """The form fields ``extract`` reads."""
 
     def extract(self, headers: Headers, form: FormData) -> ClientCredentials | None:
         """The credentials if this method was used, None if not; raise if malformed."""
@@ -66,6 +73,9 @@ class ClientAuthenticatorRegistry:
     def __init__(self, authenticators: Iterable[ClientAuthenticator], clients: ClientStore):
         self._authenticators = {a.method: a for a in authenticators}
         self._clients = clients
+        self._remembered = RememberedAuthentications.for_authenticators(
+            self._authenticators.values()
+        )
 
     @property
     def methods(self) -> list[str]:
@@ -86,6 +96,27 @@ class ClientAuthenticatorRegistry:
         return frozenset().union(*(a.form_fields for a in self._authenticators.values()))
 
     async def authenticate(self, headers: Headers, form: FormData) -> Client:
+        """The client the request authenticated as; InvalidClient or InvalidRequest if none."""
+        remembered = self._remembered
+        if remembered is None:
+            return (await self._authenticate(headers, form, None))[0]
+        key = remembered.key(headers, form)
+        looked_up = None
+        client = remembered.client(key)
+        if client is not None:
+            looked_up = await self._clients.find_client_by_id(client.client_id)
+            if looked_up is client:  # the record it was verified against, unchanged
+                return client
+            remembered.forget(key)
+        client, authenticator = await self._authenticate(headers, form, looked_up)
+        if getattr(authenticator, "reusable_verification", False):
+            remembered.remember(key, client)
+        return client
+
+    async def _authenticate(
+        self, headers: Headers, form: FormData, looked_up: Client | None
+    ) -> tuple[Client, ClientAuthenticator]:
+        """The full way; ``looked_up`` is the client record already read for these inputs."""
         presented = [
             (authenticator, credentials)
             for authenticator in self._authenticators.values()
@@ -100,10 +131,13 @@ class ClientAuthenticatorRegistry:
         authenticator, credentials = presented[0]
         if form.get("client_id", credentials.client_id) != credentials.client_id:
             raise InvalidClient("client_id does not match the client credentials")
-        client = await self._clients.find_client_by_id(credentials.client_id)
+        if looked_up is not None and looked_up.client_id == credentials.client_id:
+            client: Client | None = looked_up
+        else:
+            client = await self._clients.find_client_by_id(credentials.client_id)
         if client is None or not client.enabled:
             raise InvalidClient("client authentication failed")
         if client.token_endpoint_auth_method != authenticator.method:
             raise InvalidClient("client authentication failed")
         await authenticator.verify(credentials, client)
-        return client
+        return client, authenticator

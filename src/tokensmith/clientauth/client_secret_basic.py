@@ -19,6 +19,8 @@ from tokensmith.models.client import Client
 class ClientSecretBasic:
     method: ClassVar[str] = "client_secret_basic"
     form_fields: ClassVar[frozenset[str]] = frozenset()
+    header_fields: ClassVar[frozenset[str]] = frozenset({"authorization"})
+    reusable_verification: ClassVar[bool] = True
 
     def extract(self, headers: Headers, form: FormData) -> ClientCredentials | None:
         authorization = headers.get("authorization")

@@ -15,6 +15,8 @@ from tokensmith.models.client import Client
 class ClientSecretPost:
     method: ClassVar[str] = "client_secret_post"
     form_fields: ClassVar[frozenset[str]] = frozenset({"client_id", "client_secret"})
+    header_fields: ClassVar[frozenset[str]] = frozenset()
+    reusable_verification: ClassVar[bool] = True
 
     def extract(self, headers: Headers, form: FormData) -> ClientCredentials | None:
         secret = form.get("client_secret")

@@ -20,7 +20,10 @@ _CREDENTIAL_FIELDS = ("client_secret", "client_assertion", "client_assertion_typ
 
 class NoClientAuthentication:
     method: ClassVar[str] = "none"
-    form_fields: ClassVar[frozenset[str]] = frozenset({"client_id"})
+    form_fields: ClassVar[frozenset[str]] = frozenset(
+        {"client_id", "client_secret", "client_assertion", "client_assertion_type"}
+    )
+    header_fields: ClassVar[frozenset[str]] = frozenset({"authorization"})
 
     def extract(self, headers: Headers, form: FormData) -> ClientCredentials | None:
         if "authorization" in headers or "client_id" not in form:

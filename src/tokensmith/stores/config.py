@@ -115,3 +115,7 @@ class ConfigResourceStore:
 
     async def all_scopes(self) -> list[str]:
         return list(self._sorted_scopes)
+
+    async def generation(self) -> object:
+        """The same object while the answers above stay the same: these never change."""
+        return self

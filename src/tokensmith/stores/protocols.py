@@ -17,6 +17,14 @@ class ClientStore(Protocol):
 
 
 class ResourceStore(Protocol):
+    """The API resources (RFC 8707) tokens may be for, and their scopes.
+
+    A store may also offer ``async def generation(self) -> object``: an object
+    that stays the same (``is``) for as long as every answer of the store
+    does. ``ClientCredentialsGrant`` then remembers its narrowed scopes and
+    audiences per client and request, and works them out again when it changes.
+    """
+
     async def find_api_resources_by_scope(self, scopes: Iterable[str]) -> list[ApiResource]: ...
 
     async def find_api_resource(self, audience: str) -> ApiResource | None: ...

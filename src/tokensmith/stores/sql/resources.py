@@ -104,6 +104,14 @@ class ChainedResourceStore:
     async def all_scopes(self) -> list[str]:
         return await (await self._current()).all_scopes()
 
+    async def generation(self) -> object:
+        """The same object while the answers above stay the same (ResourceStore's optional part).
+
+        It is the in-memory index, replaced whenever the stored resources are
+        read again after a change (seen within ``recheck_seconds``).
+        """
+        return await self._current()
+
     def is_configured(self, audience: str) -> bool:
         return any(resource.audience == audience for resource in self.configured)
 
