@@ -18,18 +18,27 @@ T = TypeVar("T")
 
 
 class PerLoop(Generic[T]):
+    """The last loop asked for is remembered by a weak reference: a ``WeakKeyDictionary``
+    lookup makes a new weak reference each time, and the signing turns ask on every
+    token (a server runs one loop)."""
+
     def __init__(self, factory: Callable[[], T]) -> None:
         self._factory = factory
         self._values: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = (
             weakref.WeakKeyDictionary()
         )
+        self._last: tuple[weakref.ref[asyncio.AbstractEventLoop], T] | None = None
 
     def get(self) -> T:
         """This loop's value, made on first use."""
         loop = asyncio.get_running_loop()
+        last = self._last
+        if last is not None and last[0]() is loop:
+            return last[1]
         value = self._values.get(loop)
         if value is None:
             for closed in [known for known in self._values if known.is_closed()]:
                 del self._values[closed]
             value = self._values[loop] = self._factory()
+        self._last = (weakref.ref(loop), value)
         return value
