@@ -4,28 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
 
 from tokensmith._per_loop import PerLoop
 
 
 def test_each_loop_has_its_own_value_and_a_gone_loop_takes_it_along():
-    made: list[list[int]] = []
+    class Value:
+        pass
 
-    def factory() -> list[int]:
-        made.append([])
+    made: list[Value] = []
+
+    def factory() -> Value:
+        made.append(Value())
         return made[-1]
 
     per_loop = PerLoop(factory)
 
-    async def twice() -> tuple[list[int], list[int]]:
+    async def twice() -> tuple[Value, Value]:
         return per_loop.get(), per_loop.get()
 
     first = asyncio.run(twice())
     assert first[0] is first[1] is made[0]
     second = asyncio.run(twice())
     assert second[0] is second[1] is made[1]  # a new loop, a new value, not the last one's
+    gone = weakref.ref(second[0])
+    del first, second, made[:]
     gc.collect()
-    assert len(per_loop._values) <= 1  # the first loop is gone, and its value with it
+    assert gone() is None  # the last loop is gone, and its value with it
+    assert per_loop._last is None
 
 
 def test_two_loops_alternating_keep_their_own_values():

@@ -40,5 +40,11 @@ class PerLoop(Generic[T]):
             for closed in [known for known in self._values if known.is_closed()]:
                 del self._values[closed]
             value = self._values[loop] = self._factory()
-        self._last = (weakref.ref(loop), value)
+        self._last = (weakref.ref(loop, self._forget_last), value)
         return value
+
+    def _forget_last(self, gone: weakref.ref[asyncio.AbstractEventLoop]) -> None:
+        """A loop that is gone takes its value with it from ``_last`` too."""
+        last = self._last
+        if last is not None and last[0] is gone:
+            self._last = None

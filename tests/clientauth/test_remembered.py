@@ -14,14 +14,18 @@ from typing import Any, ClassVar
 import pytest
 from starlette.datastructures import Headers
 
+from tokensmith.clientauth import client_secret_basic, client_secret_post
 from tokensmith.clientauth import remembered as remembered_module
 from tokensmith.clientauth.base import ClientAuthenticatorRegistry, ClientCredentials
 from tokensmith.clientauth.client_secret_basic import ClientSecretBasic
 from tokensmith.clientauth.client_secret_post import ClientSecretPost
 from tokensmith.clientauth.none import NoClientAuthentication
-from tokensmith.clientauth.secrets import hash_client_secret
+from tokensmith.clientauth.secrets import check_presented_secret, hash_client_secret
 from tokensmith.errors import InvalidClient, InvalidRequest
 from tokensmith.models.client import Client
+from tokensmith.stores.config import ChainedClientStore
+from tokensmith.stores.sql.client_cache import CachedClientStore
+from tokensmith.stores.sql.clients import SqlClientStore
 
 SECRET = "a-generated-secret-0123456789abcdef012345"
 BASIC = Client(
@@ -54,24 +58,24 @@ class FreshCopies(SwappableClients):
         return None if found is None else replace(found)
 
 
-class Counting:
-    """Counts ``verify`` calls of the authenticator it wraps, keeping its declarations."""
+class SecretChecks:
+    """Counts the secret checks the secret methods make (their ``verify``)."""
 
-    def __init__(self, inner: Any, *, drop: tuple[str, ...] = ()) -> None:
-        self.inner = inner
-        self.method = inner.method
-        self.form_fields = inner.form_fields
-        for name in ("header_fields", "reusable_verification"):
-            if hasattr(inner, name) and name not in drop:
-                setattr(self, name, getattr(inner, name))
-        self.verified = 0
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.made = 0
+        for module in (client_secret_basic, client_secret_post):
+            monkeypatch.setattr(module, "check_presented_secret", self.check)
 
-    def extract(self, headers: Headers, form: dict[str, str]) -> ClientCredentials | None:
-        return self.inner.extract(headers, form)
+    async def check(self, secret: str | None, client: Client) -> None:
+        self.made += 1
+        await check_presented_secret(secret, client)
+
+
+class CountedNone(NoClientAuthentication):
+    verified = 0
 
     async def verify(self, credentials: ClientCredentials, client: Client) -> None:
         self.verified += 1
-        await self.inner.verify(credentials, client)
 
 
 def basic(client_id: str = "svc", secret: str = SECRET) -> Headers:
@@ -83,21 +87,21 @@ def registry(clients: SwappableClients, *authenticators: Any) -> ClientAuthentic
     return ClientAuthenticatorRegistry(authenticators, clients)  # type: ignore[arg-type]
 
 
-async def test_the_same_secret_is_verified_once_for_the_same_client_record():
-    basic_auth, post_auth = Counting(ClientSecretBasic()), Counting(ClientSecretPost())
-    auth = registry(SwappableClients(BASIC, POST), basic_auth, post_auth)
+async def test_the_same_secret_is_verified_once_for_the_same_client_record(monkeypatch):
+    checks = SecretChecks(monkeypatch)
+    auth = registry(SwappableClients(BASIC, POST), ClientSecretBasic(), ClientSecretPost())
     for _ in range(5):
         assert await auth.authenticate(basic(), {}) is BASIC
         form = {"client_id": "poster", "client_secret": SECRET}
         assert await auth.authenticate(Headers(), form) is POST
-    assert (basic_auth.verified, post_auth.verified) == (1, 1)
+    assert checks.made == 2
 
 
-async def test_a_changed_client_record_is_verified_again():
+async def test_a_changed_client_record_is_verified_again(monkeypatch):
     """A rotated secret or a disabled client is a new record: the old answer does not hold."""
+    checks = SecretChecks(monkeypatch)
     clients = SwappableClients(BASIC)
-    counting = Counting(ClientSecretBasic())
-    auth = registry(clients, counting)
+    auth = registry(clients, ClientSecretBasic())
     assert await auth.authenticate(basic(), {}) is BASIC
     rotated = replace(BASIC, secret_hashes=(hash_client_secret("the-new-secret"),))
     clients.records["svc"] = rotated
@@ -110,16 +114,33 @@ async def test_a_changed_client_record_is_verified_again():
     del clients.records["svc"]
     with pytest.raises(InvalidClient):
         await auth.authenticate(basic(secret="the-new-secret"), {})
-    assert counting.verified == 3  # the first, the old secret refused, the new one
+    assert checks.made == 3  # the first, the old secret refused, the new one
 
 
-async def test_failures_are_never_remembered():
-    counting = Counting(ClientSecretBasic())
-    auth = registry(SwappableClients(BASIC), counting)
+async def test_a_client_changed_through_the_client_cache_is_verified_again(engine):
+    """The real stores: a write through the cache makes a new record at once."""
+    cached = CachedClientStore(SqlClientStore(engine))
+    await cached.add_client(BASIC)
+    auth = ClientAuthenticatorRegistry([ClientSecretBasic()], ChainedClientStore([], cached))
+    assert (await auth.authenticate(basic(), {})).client_id == "svc"
+    assert (await auth.authenticate(basic(), {})).client_id == "svc"
+    new_hash = (hash_client_secret("the-new-secret"),)
+    await cached.replace_client(replace(BASIC, secret_hashes=new_hash))
+    with pytest.raises(InvalidClient):
+        await auth.authenticate(basic(), {})
+    assert (await auth.authenticate(basic(secret="the-new-secret"), {})).client_id == "svc"
+    await cached.replace_client(replace(BASIC, secret_hashes=new_hash, enabled=False))
+    with pytest.raises(InvalidClient):
+        await auth.authenticate(basic(secret="the-new-secret"), {})
+
+
+async def test_failures_are_never_remembered(monkeypatch):
+    checks = SecretChecks(monkeypatch)
+    auth = registry(SwappableClients(BASIC), ClientSecretBasic())
     for _ in range(3):
         with pytest.raises(InvalidClient):
             await auth.authenticate(basic(secret="wrong"), {})
-    assert counting.verified == 3
+    assert checks.made == 3
     assert len(auth._remembered or ()) == 0
 
 
@@ -134,33 +155,62 @@ async def test_other_inputs_beside_remembered_credentials_go_the_full_way():
     assert await auth.authenticate(basic(), {"grant_type": "client_credentials"}) is BASIC
 
 
+async def test_client_id_is_part_of_the_key_whatever_the_methods_read():
+    """With Basic alone no method reads client_id, but the registry compares it."""
+    auth = registry(SwappableClients(BASIC), ClientSecretBasic())
+    assert await auth.authenticate(basic(), {}) is BASIC
+    with pytest.raises(InvalidClient, match="does not match"):
+        await auth.authenticate(basic(), {"client_id": "someone-else"})
+
+
 async def test_methods_without_reusable_verification_are_verified_every_time():
     public = Client("spa", "none", frozenset({"authorization_code"}), frozenset())
-    counting = Counting(NoClientAuthentication())
-    auth = registry(SwappableClients(public), counting)
+    counted = CountedNone()
+    auth = registry(SwappableClients(public), counted)
     for _ in range(3):
         assert await auth.authenticate(Headers(), {"client_id": "spa"}) is public
-    assert counting.verified == 3
+    assert counted.verified == 3
 
 
-async def test_an_authenticator_that_does_not_say_what_it_reads_turns_the_memo_off():
-    basic_auth = Counting(ClientSecretBasic())
-    undeclared = Counting(ClientSecretPost(), drop=("header_fields",))
-    auth = registry(SwappableClients(BASIC), basic_auth, undeclared)
+async def test_a_subclass_that_overrides_verify_is_not_remembered():
+    """Its own check (here: refusing on the third call) must run on every request."""
+
+    class ThirdTimeRefused(ClientSecretBasic):
+        calls = 0
+
+        async def verify(self, credentials: ClientCredentials, client: Client) -> None:
+            self.calls += 1
+            if self.calls >= 3:
+                raise InvalidClient("not any more")
+            await super().verify(credentials, client)
+
+    auth = registry(SwappableClients(BASIC), ThirdTimeRefused())
+    assert await auth.authenticate(basic(), {}) is BASIC
+    assert await auth.authenticate(basic(), {}) is BASIC
+    with pytest.raises(InvalidClient, match="not any more"):
+        await auth.authenticate(basic(), {})
+
+
+async def test_an_authenticator_that_does_not_say_what_it_reads_turns_the_memo_off(monkeypatch):
+    class Undeclared(ClientSecretPost):
+        header_fields = None  # type: ignore[assignment]
+
+    checks = SecretChecks(monkeypatch)
+    auth = registry(SwappableClients(BASIC), ClientSecretBasic(), Undeclared())
     for _ in range(3):
         assert await auth.authenticate(basic(), {}) is BASIC
-    assert basic_auth.verified == 3
+    assert checks.made == 3
     assert auth._remembered is None
 
 
-async def test_a_store_without_a_cache_is_asked_once_per_request():
+async def test_a_store_without_a_cache_is_asked_once_per_request(monkeypatch):
     """Without the same object twice nothing is reused, and the lookup is not made twice."""
+    checks = SecretChecks(monkeypatch)
     clients = FreshCopies(BASIC)
-    counting = Counting(ClientSecretBasic())
-    auth = registry(clients, counting)
+    auth = registry(clients, ClientSecretBasic())
     for _ in range(4):
         assert await auth.authenticate(basic(), {}) == BASIC
-    assert counting.verified == 4
+    assert checks.made == 4
     assert clients.lookups == 4
 
 

@@ -139,3 +139,15 @@ async def test_a_changed_stored_resource_is_seen_at_once(engine):
     with pytest.raises(InvalidTarget):
         await grant.validate(token_request(None, BILLING.audience), CLIENT)
     assert (await grant.validate(token_request("orders:read"), CLIENT)).resources == (ORDERS,)
+
+
+async def test_long_scope_or_resource_values_are_not_remembered():
+    """The memo's size stays bounded whatever a client sends (repeats are allowed)."""
+    resources = CountingResources([ORDERS])
+    grant = ClientCredentialsGrant(resources)
+    long_scope = " ".join(["orders:read"] * (grant_module.MAX_REMEMBERED_INPUT // 10))
+    for _ in range(2):
+        validated = await grant.validate(token_request(long_scope, ORDERS.audience), CLIENT)
+        assert validated.scopes == ("orders:read",)
+    assert resources.questions == 4
+    assert grant._remembered == {}

@@ -46,9 +46,10 @@ class ClientAuthenticator(Protocol):
     ``token_endpoint_auth_signing_alg_values_supported``; and, so that the
     registry may remember authentications (``clientauth/remembered.py``),
     ``header_fields: ClassVar[frozenset[str]]``, the headers ``extract`` reads,
-    and ``reusable_verification: ClassVar[bool]``, True when ``verify`` of the
-    same credentials against the same ``Client`` object always gives the same
-    answer (a secret; not an assertion, which expires and is used once).
+    and ``reusable_verification: ClassVar[bool]`` beside its ``verify``, True when
+    ``verify`` of the same credentials against the same ``Client`` object always
+    gives the same answer (a secret; not an assertion, which expires and is used
+    once). A subclass that overrides ``verify`` must say so again.
     """
 
     method: ClassVar[str]
@@ -75,6 +76,11 @@ class ClientAuthenticatorRegistry:
         self._clients = clients
         self._remembered = RememberedAuthentications.for_authenticators(
             self._authenticators.values()
+        )
+        self._reusable = frozenset(
+            method
+            for method, authenticator in self._authenticators.items()
+            if RememberedAuthentications.reusable(authenticator)
         )
 
     @property
@@ -109,7 +115,7 @@ class ClientAuthenticatorRegistry:
                 return client
             remembered.forget(key)
         client, authenticator = await self._authenticate(headers, form, looked_up)
-        if getattr(authenticator, "reusable_verification", False):
+        if authenticator.method in self._reusable:
             remembered.remember(key, client)
         return client
 

@@ -17,10 +17,11 @@ is not: it expires and its ``jti`` may be used once. Failures are never
 remembered, so a wrong secret costs the full check every time.
 
 The key is a SHA-256 of every header and form field any registered
-method reads, so the memo holds no credential, and a request that adds
-one (a second method, a different ``client_id``) is a different key and
-goes the full way, where the registry's rules refuse it. The memo can
-only be used when every authenticator declares the headers it reads
+method reads, and of ``client_id``, which the registry itself compares, so
+the memo holds no credential, and a request that adds one (a second
+method, a different ``client_id``) is a different key and goes the full
+way, where the registry's rules refuse it. The memo can only be used when
+every authenticator declares the headers it reads
 (``header_fields``); one that does not turns it off.
 """
 
@@ -52,7 +53,7 @@ class RememberedAuthentications:
     def for_authenticators(cls, authenticators: Iterable[Any]) -> RememberedAuthentications | None:
         """A memo keyed on what these authenticators read; None if one does not say."""
         header_fields: set[str] = set()
-        form_fields: set[str] = set()
+        form_fields = {"client_id"}  # the registry itself compares it with the credentials
         for authenticator in authenticators:
             headers_read = getattr(authenticator, "header_fields", None)
             if headers_read is None:
@@ -70,6 +71,19 @@ class RememberedAuthentications:
     def client(self, key: bytes) -> Client | None:
         """The client these inputs authenticated as, if remembered."""
         return self._clients.get(key)
+
+    @staticmethod
+    def reusable(authenticator: object) -> bool:
+        """Whether ``authenticator`` says its ``verify`` may be remembered.
+
+        Only the class that defines ``verify`` can say so: a subclass that adds a
+        check to a secret method's ``verify`` (an address list, a lookup elsewhere)
+        does not inherit the permission to skip it.
+        """
+        for cls in type(authenticator).__mro__:
+            if "verify" in cls.__dict__:
+                return cls.__dict__.get("reusable_verification", False) is True
+        return False
 
     def remember(self, key: bytes, client: Client) -> None:
         if len(self._clients) >= MAX_ENTRIES:

@@ -20,6 +20,9 @@ from tokensmith.stores.protocols import ResourceStore
 
 MAX_REMEMBERED = 1024
 """Beyond this many remembered (client, scope, resource) requests the memo starts over."""
+MAX_REMEMBERED_INPUT = 512
+"""Characters of scope and resource values beyond which a request is not remembered: the
+memo's size stays bounded (at most about MAX_REMEMBERED times this), whatever is sent."""
 
 _Key = tuple[int, str | None, tuple[str, ...]]
 
@@ -67,7 +70,7 @@ class ClientCredentialsGrant:
             raise UnauthorizedClient("public clients may not use client_credentials")
         check_client_may_use_grant(client, self.grant_type)
         scope = request.parameters.get("scope")
-        if self._generation is None:
+        if self._generation is None or not _small(scope, request.resources):
             scopes, audiences = await self._grantable(request.resources, scope, client)
         else:
             generation = await self._generation()
@@ -99,3 +102,10 @@ class ClientCredentialsGrant:
         scopes = await narrow_scopes_to_client(requested, client, targets, self._resources)
         audiences = await audiences_for(scopes, targets, self._resources)
         return tuple(scopes), tuple(audiences)
+
+
+def _small(scope: str | None, resources: tuple[str, ...]) -> bool:
+    size = len(scope) if scope is not None else 0
+    for resource in resources:
+        size += len(resource)
+    return size <= MAX_REMEMBERED_INPUT
