@@ -6,8 +6,6 @@ Bounded for CI: a few derandomized examples per operation, no shrinking, one ser
 
 from __future__ import annotations
 
-import time
-
 import httpx2
 import pytest
 import schemathesis
@@ -116,7 +114,6 @@ def run_operation(operation, mode: GenerationMode, base_url: str, headers: dict[
 
 
 def test_every_operation_conforms_to_the_openapi_document(server_factory):
-    started = time.monotonic()
     server = server_factory(CONFIG)
     schema = schemathesis.openapi.from_url(f"{server.base_url}/openapi.json")
     admin, user = admin_token(server.base_url), user_token(server.base_url)
@@ -135,4 +132,3 @@ def test_every_operation_conforms_to_the_openapi_document(server_factory):
     if failures:
         log = server.stop().splitlines()[-40:]
         raise AssertionError("\n\n".join([*failures, "server output (end):", *log]))
-    assert time.monotonic() - started < 60

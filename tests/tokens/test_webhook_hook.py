@@ -292,7 +292,7 @@ async def test_bad_answer_fails_closed_without_leaking_secrets(
         await hook.run(HOOK_INPUT)
 
     assert reason in failed.value.reason
-    assert time.perf_counter() - started < 1
+    assert time.perf_counter() - started < ANSWER_TIMEOUT / 2  # refused, not waited out
     for text in (str(failed.value), repr(failed.value)):
         assert SECRET not in text
         assert ENV_VALUE not in text
