@@ -20,9 +20,7 @@ _CREDENTIAL_FIELDS = ("client_secret", "client_assertion", "client_assertion_typ
 
 class NoClientAuthentication:
     method: ClassVar[str] = "none"
-    form_fields: ClassVar[frozenset[str]] = frozenset(
-        {"client_id", "client_secret", "client_assertion", "client_assertion_type"}
-    )
+    form_fields: ClassVar[frozenset[str]] = frozenset({"client_id", *_CREDENTIAL_FIELDS})
     header_fields: ClassVar[frozenset[str]] = frozenset({"authorization"})
 
     def extract(self, headers: Headers, form: FormData) -> ClientCredentials | None:
